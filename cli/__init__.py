@@ -1,0 +1,1 @@
+"""The ``backprop`` command line: local checks now, the service's commands as they land."""

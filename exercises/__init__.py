@@ -1,0 +1,1 @@
+"""Built-in exercise packs. Each pack registers itself through the entry-point group."""

@@ -1,0 +1,185 @@
+"""Grade one submission: run it in the sandbox on every case, judge each tensor.
+
+This is the one road from source text to a :class:`~grader.result.GradeResult`, shared by
+``backprop check``, ``backprop batch`` and the Celery worker, so all three grade alike.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from grader.exercise import Case, Exercise
+from grader.judge import TensorDiff, Unusable, combine, compare
+from grader.result import (
+    BAD_TYPE,
+    ERROR,
+    GRADED,
+    MISSING,
+    SHAPE_MISMATCH,
+    CheckResult,
+    GradeResult,
+    TensorResult,
+)
+from grader.sandbox.host import Reply, Sandbox, Session, SessionEnded
+
+#: Largest accepted source file. Real solutions are a few KiB.
+MAX_SOURCE_BYTES = 256 * 1024
+
+
+def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
+          student: str = "local", secret: bytes = b"") -> GradeResult:
+    """Grade ``source`` on every case of ``exercise`` and return the result JSON object.
+
+    :param student: seeds the public case, so each student sees their own numbers.
+    :param secret: the server secret that seeds the hidden cases.
+    """
+    started = time.monotonic()
+    problem = _check_source(source)
+    if problem:
+        return _failed(exercise, ERROR, problem, "", started)
+    text = source.decode() if isinstance(source, bytes) else source
+    cases = exercise.cases(student, secret)
+    try:
+        session = sandbox.session(text, exercise.limits)
+    except Exception:
+        # The sandbox itself failed: restart it and try once more before giving up.
+        sandbox.close()
+        sandbox.start()
+        session = sandbox.session(text, exercise.limits)
+    with session:
+        try:
+            run = _run_cases(exercise, cases, session)
+        except SessionEnded as end:
+            message = end.message
+            err = getattr(end, "error", None)
+            if err and err.get("traceback") and err["kind"] != "syntax":
+                message = f"{message}\n{err['traceback']}".rstrip()
+            return _failed(exercise, end.status, message, session.stdout(), started,
+                           cases=cases)
+        stdout = session.stdout()
+
+    tensors = [combine(run.diffs[g.name], g.points) for g in exercise.graded]
+    if all(run.errors):
+        return _failed(exercise, ERROR, f"backward raised in every case: {run.errors[0]}",
+                       stdout, started, cases=cases, tensors=tensors)
+    score = sum(t.points for t in tensors) + sum(c.points for c in run.checks)
+    return GradeResult(
+        exercise=exercise.id, status=GRADED, score=round(score, 6),
+        max_score=exercise.max_score, message=_summary(tensors, run),
+        stdout=stdout, runtime_ms=_ms(started), tensors=tensors, checks=run.checks,
+        cases=[c.name for c in cases], exercise_version=exercise.version)
+
+
+@dataclass
+class _Run:
+    """What the child answered over all cases, before scoring."""
+
+    diffs: dict[str, list[tuple[Case, TensorDiff]]]
+    errors: list[str] = field(default_factory=list)
+    extra: set[str] = field(default_factory=set)
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+def _run_cases(exercise: Exercise, cases: list[Case], session: Session) -> _Run:
+    """Ask the child for every case; compare each reply with the reference gradients."""
+    run = _Run({g.name: [] for g in exercise.graded})
+    for case in cases:
+        fwd = exercise.forward(case)
+        expect = {g.name: tuple(fwd[g.name].shape) for g in exercise.graded}
+        reply = session.ask(exercise.student_inputs(fwd), expect)
+        # Computed only now, in the trusted process, after the child has its inputs.
+        ref = exercise.reference(fwd)
+        error = _case_error(reply, case)
+        run.errors.append(error)
+        run.extra.update(reply.extra)
+        for g in exercise.graded:
+            rtol, atol = exercise.tolerances(g)
+            got = Unusable(MISSING, error) if error else returned_value(reply, g.name,
+                                                                          expect[g.name])
+            run.diffs[g.name].append((case, compare(g.name, ref[g.name], got,
+                                                    rtol=rtol, atol=atol)))
+    run.checks = exercise.extra_checks(cases[0], session.ask)
+    return run
+
+
+def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Tensor | Unusable:
+    """Turn one name of a reply into a tensor to compare, or an :class:`Unusable` reason."""
+    if reply.not_dict is not None:
+        return Unusable(BAD_TYPE, f"backward returned a {reply.not_dict}, expected a dict "
+                                  "mapping names to tensors")
+    if name in reply.tensors:
+        return reply.tensors[name]
+    entry = reply.entries.get(name)
+    if entry is None:
+        return Unusable(MISSING, f"missing from the returned dict (key {name!r})")
+    if entry.kind == "none":
+        return Unusable(MISSING, "is None (not filled in yet)")
+    if entry.kind == "other":
+        return Unusable(BAD_TYPE, f"got a {entry.type_name}, expected a torch.Tensor")
+    if entry.shape != tuple(shape):
+        return Unusable(SHAPE_MISMATCH,
+                        f"got shape {entry.shape}, expected {tuple(shape)}", entry.shape)
+    return Unusable(BAD_TYPE, f"got dtype {entry.dtype}, expected float32 (use .float())",
+                    entry.shape)
+
+
+def _case_error(reply: Reply, case: Case) -> str:
+    if reply.error is None:
+        return ""
+    line = reply.error.get("line")
+    where = f" at line {line}" if line else ""
+    return f"backward raised{where} in the {case.describe()}: {reply.error['message']}"
+
+
+def _summary(tensors: list[TensorResult], run: _Run) -> str:
+    passed = sum(t.passed for t in tensors)
+    parts = [f"{passed} of {len(tensors)} tensors correct"]
+    parts += [f"{c.name} check {'passed' if c.passed else 'failed'}" for c in run.checks]
+    errors = [e for e in run.errors if e]
+    if errors:
+        parts.append(errors[0])
+    extra = sorted(run.extra)
+    if extra:
+        parts.append(f"ignored extra keys: {', '.join(extra[:10])}")
+    return "; ".join(parts)
+
+
+def _check_source(source: str | bytes) -> str:
+    raw = source.encode("utf-8", errors="replace") if isinstance(source, str) else source
+    if len(raw) > MAX_SOURCE_BYTES:
+        return (f"the file is {len(raw) // 1024} KiB; submissions are limited to "
+                f"{MAX_SOURCE_BYTES // 1024} KiB")
+    if isinstance(source, bytes):
+        try:
+            source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"the file is not UTF-8 text (byte {exc.start})"
+    if "\x00" in (source if isinstance(source, str) else ""):
+        return "the file contains a NUL byte; submit Python source text"
+    return ""
+
+
+def _failed(exercise: Exercise, status: str, message: str, stdout: str, started: float, *,
+            cases: list[Case] | None = None, tensors: list[TensorResult] | None = None) \
+        -> GradeResult:
+    """Build a zero-score result where no tensor could be judged."""
+    if tensors is None:
+        tensors = [TensorResult(g.name, MISSING, 0.0, g.points, message="not evaluated")
+                   for g in exercise.graded]
+    else:
+        tensors = [TensorResult(**{**t.__dict__, "points": 0.0}) for t in tensors]
+    return GradeResult(
+        exercise=exercise.id, status=status, score=0.0, max_score=exercise.max_score,
+        message=message, stdout=stdout, runtime_ms=_ms(started), tensors=tensors,
+        checks=[CheckResult(name, False, 0.0, pts, "not evaluated")
+                for name, pts in exercise.check_points().items()],
+        cases=[c.name for c in cases or []], exercise_version=exercise.version)
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 2)
+
+

@@ -1,0 +1,140 @@
+"""Compare one student gradient with autograd's: the spec §3 pass rule.
+
+A tensor passes when ``max|d − r| ≤ atol + rtol · max|r|``. The tolerance scales with the
+largest reference value, not elementwise: gradients that are truly ~0 (``logit_maxes``, ``b1``)
+carry pure float noise, and an elementwise ``allclose`` would fail correct answers there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from grader.exercise import Case
+from grader.result import (
+    BAD_TYPE,
+    CLOSE,
+    EXACT,
+    NOT_FINITE,
+    PASSING,
+    SHAPE_MISMATCH,
+    WRONG,
+    TensorResult,
+)
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A returned value that cannot be compared: missing, not a tensor, wrong shape, …
+
+    The sandbox reply produces these before any tensor is allocated, so a 1 GiB or mis-shaped
+    return never costs the grader memory.
+    """
+
+    status: str
+    message: str
+    got_shape: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TensorDiff:
+    """The comparison of one tensor in one case."""
+
+    name: str
+    status: str
+    max_abs_diff: float | None
+    rel_error: float | None
+    expected_shape: tuple[int, ...]
+    got_shape: tuple[int, ...] | None
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Return whether this case's comparison passed."""
+        return self.status in PASSING
+
+    def __repr__(self) -> str:
+        return f"<TensorDiff {self.name} {self.status} maxdiff={self.max_abs_diff}>"
+
+
+def compare(name: str, ref: torch.Tensor, got: torch.Tensor | Unusable, *,
+            rtol: float, atol: float) -> TensorDiff:
+    """Compare ``got`` with the reference ``ref`` under the scale-aware pass rule.
+
+    Examples:
+        >>> r = torch.tensor([[1.0, -2.0]])
+        >>> compare("x", r, r.clone(), rtol=1e-4, atol=1e-6).status
+        'exact'
+        >>> compare("x", r, r + 1e-5, rtol=1e-4, atol=1e-6).status
+        'close'
+        >>> compare("x", r, -r, rtol=1e-4, atol=1e-6).message
+        'dx: max abs diff 4 exceeds tolerance 0.000201'
+        >>> compare("x", r, r.view(2), rtol=1e-4, atol=1e-6).message
+        'dx: got shape (2,), expected (1, 2)'
+    """
+    expected = tuple(ref.shape)
+    if isinstance(got, Unusable):
+        return TensorDiff(name, got.status, None, None, expected, got.got_shape,
+                          f"d{name}: {got.message}")
+    got_shape = tuple(got.shape)
+    if not isinstance(got, torch.Tensor) or not got.is_floating_point():
+        return TensorDiff(name, BAD_TYPE, None, None, expected, got_shape,
+                          f"d{name}: got a {type(got).__name__}, expected a float32 tensor")
+    if got_shape != expected:
+        return TensorDiff(name, SHAPE_MISMATCH, None, None, expected, got_shape,
+                          f"d{name}: got shape {_shape(got_shape)}, expected {_shape(expected)}")
+    ref32, got32 = ref.detach().float(), got.detach().float()
+    if not bool(torch.isfinite(got32).all()):
+        bad = int((~torch.isfinite(got32)).sum())
+        return TensorDiff(name, NOT_FINITE, None, None, expected, got_shape,
+                          f"d{name}: {bad} of {got32.numel()} values are NaN or infinite")
+    if torch.equal(ref32, got32):
+        return TensorDiff(name, EXACT, 0.0, 0.0, expected, got_shape)
+    diff = float((got32 - ref32).abs().max())
+    scale = float(ref32.abs().max()) if ref32.numel() else 0.0
+    rel = diff / scale if scale > 0 else math.inf
+    tol = atol + rtol * scale
+    if diff <= tol:
+        return TensorDiff(name, CLOSE, diff, rel, expected, got_shape)
+    return TensorDiff(name, WRONG, diff, rel, expected, got_shape,
+                      f"d{name}: max abs diff {diff:.3g} exceeds tolerance {tol:.3g}")
+
+
+def combine(diffs: Sequence[tuple[Case, TensorDiff]], max_points: float) -> TensorResult:
+    """Fold one tensor's per-case diffs into its result: it must pass in every case.
+
+    ``diffs`` pairs each case with its diff, public case first. The first failing case
+    decides status and message (so a student sees the public case's failure when there is
+    one); when all pass, the worst diff is reported.
+    """
+    name = diffs[0][1].name
+    for case, d in diffs:
+        if not d.passed:
+            where = f" (in the {case.describe()})" if case.hidden else ""
+            return TensorResult(
+                name=name, status=d.status, points=0.0, max_points=max_points,
+                max_abs_diff=d.max_abs_diff, rel_error=d.rel_error,
+                expected_shape=list(d.expected_shape),
+                got_shape=list(d.got_shape) if d.got_shape is not None else None,
+                failed_case=case.name, message=d.message + where)
+    worst = max((d for _, d in diffs), key=lambda d: d.max_abs_diff or 0.0)
+    public = diffs[0][1]  # shapes as the student sees them in the public case
+    status = EXACT if all(d.status == EXACT for _, d in diffs) else CLOSE
+    return TensorResult(
+        name=name, status=status, points=max_points, max_points=max_points,
+        max_abs_diff=worst.max_abs_diff, rel_error=worst.rel_error,
+        expected_shape=list(public.expected_shape),
+        got_shape=list(public.got_shape) if public.got_shape is not None else None)
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    """Return a shape as Python prints a tuple: ``(64,)``, ``(32, 27)``."""
+    return _shape(tuple(shape))
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return str(tuple(shape))
+

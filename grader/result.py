@@ -1,0 +1,154 @@
+"""The result of grading one submission: the result JSON of spec §4 as dataclasses.
+
+These are plain return values (no global state, no fixed paths): the CLI prints them, the
+worker stores them, the API serves ``to_json()``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Overall statuses (spec §4).
+GRADED, ERROR, TIMEOUT, MEMORY_LIMIT, VIOLATION = (
+    "graded", "error", "timeout", "memory_limit", "violation")
+RUN_STATUSES = (GRADED, ERROR, TIMEOUT, MEMORY_LIMIT, VIOLATION)
+
+#: Per-tensor statuses (spec §4). A tensor passes iff its status is exact or close.
+EXACT, CLOSE, WRONG, SHAPE_MISMATCH, MISSING, NOT_FINITE, BAD_TYPE = (
+    "exact", "close", "wrong", "shape_mismatch", "missing", "not_finite", "bad_type")
+TENSOR_STATUSES = (EXACT, CLOSE, WRONG, SHAPE_MISMATCH, MISSING, NOT_FINITE, BAD_TYPE)
+PASSING = frozenset({EXACT, CLOSE})
+
+
+@dataclass
+class TensorResult:
+    """How one graded tensor fared over all cases (the worst case decides)."""
+
+    name: str
+    status: str
+    points: float
+    max_points: float
+    max_abs_diff: float | None = None
+    rel_error: float | None = None
+    expected_shape: list[int] | None = None
+    got_shape: list[int] | None = None
+    #: Name of the first case in which the tensor failed (None when it passed everywhere).
+    failed_case: str | None = None
+    message: str = ""
+    diagnosis: str | None = None
+    root_cause: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the tensor passed in every case."""
+        return self.status in PASSING
+
+    def __repr__(self) -> str:
+        return f"<TensorResult {self.name} {self.status} {self.points}/{self.max_points}>"
+
+
+@dataclass
+class CheckResult:
+    """An exercise-specific check beyond tensors (e.g. ex4's training run)."""
+
+    name: str
+    passed: bool
+    points: float
+    max_points: float
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GradeResult:
+    """The result JSON of spec §4, plus optional ``checks`` and ``cases`` extensions."""
+
+    exercise: str
+    status: str
+    score: float
+    max_score: float
+    message: str
+    stdout: str = ""
+    runtime_ms: float = 0.0
+    tensors: list[TensorResult] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    #: Names of the cases that were run, public first.
+    cases: list[str] = field(default_factory=list)
+    exercise_version: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON-ready dict (floats made finite-or-None so JSON stays strict)."""
+        return _finite(asdict(self))
+
+    def __repr__(self) -> str:
+        return f"<GradeResult {self.exercise} {self.status} {self.score}/{self.max_score}>"
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN/inf floats by None, recursively: strict JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+#: JSON Schema of the result (spec §4, with our extensions). Tests validate against it.
+RESULT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["exercise", "status", "score", "max_score", "message", "stdout",
+                 "runtime_ms", "tensors"],
+    "properties": {
+        "exercise": {"type": "string", "pattern": r"^[a-z0-9_\-]+/[a-z0-9_\-]+$"},
+        "status": {"enum": list(RUN_STATUSES)},
+        "score": {"type": "number", "minimum": 0},
+        "max_score": {"type": "number", "minimum": 0},
+        "message": {"type": "string"},
+        "stdout": {"type": "string", "maxLength": 70_000},
+        "runtime_ms": {"type": "number", "minimum": 0},
+        "exercise_version": {"type": "integer"},
+        "cases": {"type": "array", "items": {"type": "string"}},
+        "tensors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "status", "points", "max_points", "max_abs_diff",
+                             "rel_error", "expected_shape", "got_shape"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "status": {"enum": list(TENSOR_STATUSES)},
+                    "points": {"type": "number", "minimum": 0},
+                    "max_points": {"type": "number", "minimum": 0},
+                    "max_abs_diff": {"type": ["number", "null"]},
+                    "rel_error": {"type": ["number", "null"]},
+                    "expected_shape": {"type": ["array", "null"], "items": {"type": "integer"}},
+                    "got_shape": {"type": ["array", "null"], "items": {"type": "integer"}},
+                    "failed_case": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                    "diagnosis": {"type": ["string", "null"]},
+                    "root_cause": {"type": "boolean"},
+                },
+            },
+        },
+        "checks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "passed", "points", "max_points", "message"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "passed": {"type": "boolean"},
+                    "points": {"type": "number", "minimum": 0},
+                    "max_points": {"type": "number", "minimum": 0},
+                    "message": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+            },
+        },
+    },
+}

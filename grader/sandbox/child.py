@@ -1,0 +1,211 @@
+"""The harness inside the sandboxed child: load the submission, answer ``backward`` requests.
+
+Runs in a process forked from the zygote, after isolation is applied. It speaks the wire
+protocol on one socket and never sees a reference gradient or a hidden seed: it receives the
+``t`` of a case, calls the student's ``backward(t)`` and sends back what it returned, as
+raw tensor bytes. Everything it sends is treated as hostile by the parent; the harness is
+here to be helpful to honest submissions (clear messages, line numbers), not to be trusted.
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import os
+import socket
+import sys
+import traceback
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+import torch
+
+from grader.sandbox import wire
+
+#: The file name submissions are compiled under, so tracebacks and line numbers name it.
+FILENAME = "submission.py"
+MAX_MESSAGE = 2000
+MAX_TRACEBACK = 8000
+
+
+class Namespace:
+    """The read-only ``t`` of spec §1: attribute and item access to one case's forward pass."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(
+                f"t has no {name!r}; it has: {', '.join(sorted(self._values))}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise KeyError(f"t has no {name!r}; it has: {', '.join(sorted(self._values))}") \
+                from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("t is read-only: keep your gradients in local variables")
+
+    __setitem__ = __setattr__
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def keys(self):
+        """Return the names in ``t``."""
+        return self._values.keys()
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._values)
+
+    def __repr__(self) -> str:
+        return f"t({', '.join(sorted(self._values))})"
+
+
+def describe_exception(exc: BaseException) -> dict[str, Any]:
+    """Return kind, message, the submission's line and a traceback limited to its frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == FILENAME]
+    line = frames[-1].lineno if frames else None
+    kind = "exception"
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError)
+                                        and "can't allocate memory" in str(exc)):
+        kind = "memory"
+    elif isinstance(exc, SystemExit):
+        kind = "exit"
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, SystemExit):
+        text = f"the submission called sys.exit({exc.code!r})"
+    tb = "".join(traceback.format_list(frames)) + f"{text}\n" if frames else text
+    return {"kind": kind, "message": text[:MAX_MESSAGE], "line": line,
+            "traceback": tb[-MAX_TRACEBACK:]}
+
+
+def describe_syntax_error(exc: SyntaxError) -> dict[str, Any]:
+    """Return a syntax error as a message naming the line, the way Python prints it."""
+    where = f" (line {exc.lineno})" if exc.lineno else ""
+    snippet = f"\n    {exc.text.rstrip()}" if exc.text else ""
+    return {"kind": "syntax", "message": f"SyntaxError: {exc.msg}{where}{snippet}"[:MAX_MESSAGE],
+            "line": exc.lineno, "traceback": ""}
+
+
+def encode_return(value: Any, expect: Mapping[str, list[int]]) \
+        -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Describe a ``backward`` return value; attach payloads only for well-formed tensors.
+
+    A payload is sent only for a float32 tensor of the expected shape: everything else is
+    described (type, dtype, shape) without its bytes, so a 1 GiB or mis-shaped tensor never
+    crosses the channel.
+    """
+    if not isinstance(value, dict):
+        return {"type": "reply", "ok": True, "not_dict": type(value).__name__}, {}
+    entries: list[dict[str, Any]] = []
+    payloads: dict[str, torch.Tensor] = {}
+    for name in expect:
+        if name not in value:
+            continue
+        v = value[name]
+        if v is None:
+            entries.append({"name": name, "kind": "none"})
+        elif isinstance(v, torch.Tensor) and v.layout == torch.strided:
+            dtype = wire.DTYPE_NAMES.get(v.dtype, str(v.dtype).replace("torch.", ""))
+            ok = v.dtype == torch.float32 and list(v.shape) == list(expect[name])
+            entries.append({"name": name, "kind": "tensor", "dtype": dtype,
+                            "shape": list(v.shape), "payload": ok})
+            if ok:
+                payloads[name] = v.detach()
+        else:
+            entries.append({"name": name, "kind": "other", "type": _type_name(v)})
+    extra = sorted(str(k)[:100] for k in value if k not in expect)[:50]
+    return {"type": "reply", "ok": True, "tensors": entries, "extra": extra}, payloads
+
+
+def _type_name(value: Any) -> str:
+    cls = type(value)
+    mod = cls.__module__
+    return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
+
+
+def _send_reply(sock: socket.socket, header: dict[str, Any],
+                payloads: Mapping[str, torch.Tensor] = ()) -> None:
+    _flush()
+    parts = wire.encode(header, {})
+    # payload entries were already described in header["tensors"]; append their bytes
+    blobs = [wire.tensor_bytes(t) for t in dict(payloads).values()]
+    for part in (*parts, *blobs):
+        sock.sendall(part)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # the student may have replaced or closed them
+            pass
+
+
+def serve(sock: socket.socket) -> NoReturn:
+    """Run one job: compile the submission, then answer requests until told to close."""
+    sock.setblocking(True)
+    reader = wire.Reader(sock)
+    try:
+        job, _ = reader.trusted_frame()
+        source = job["source"]
+        linecache.cache[FILENAME] = (len(source), None, source.splitlines(True), FILENAME)
+        namespace: dict[str, Any] = {"__name__": "submission", "__file__": FILENAME,
+                                     "__builtins__": builtins}
+        try:
+            code = compile(source, FILENAME, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            err = describe_syntax_error(exc) if isinstance(exc, SyntaxError) else \
+                {"kind": "syntax", "message": f"cannot compile: {exc}", "line": None}
+            _send_reply(sock, {"type": "fatal", "error": err})
+            os._exit(0)
+        try:
+            with torch.no_grad():
+                exec(code, namespace)
+        except BaseException as exc:  # noqa: BLE001 — the student's code may raise anything
+            err = describe_exception(exc)
+            err["message"] = f"while loading the file: {err['message']}"
+            _send_reply(sock, {"type": "fatal", "error": err})
+            os._exit(0)
+        backward = namespace.get("backward")
+        if not callable(backward):
+            _send_reply(sock, {"type": "fatal", "error": {
+                "kind": "no_backward", "line": None,
+                "message": "the file defines no function `backward(t)`"}})
+            os._exit(0)
+        _send_reply(sock, {"type": "ready"})
+        while True:
+            request, tensors = reader.trusted_frame()
+            if request.get("type") != "case":
+                break
+            t = Namespace({**tensors, **request.get("scalars", {})})
+            try:
+                with torch.no_grad():
+                    value = backward(t)
+            except BaseException as exc:  # noqa: BLE001
+                _send_reply(sock, {"type": "reply", "ok": False,
+                                   "error": describe_exception(exc)})
+                continue
+            try:
+                header, payloads = encode_return(value, request["expect"])
+            except Exception as exc:  # e.g. a dict subclass that raises on access
+                _send_reply(sock, {"type": "reply", "ok": False,
+                                   "error": describe_exception(exc)})
+                continue
+            _send_reply(sock, header, payloads)
+    except wire.WireError:
+        pass
+    finally:
+        _flush()
+    os._exit(0)

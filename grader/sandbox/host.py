@@ -1,0 +1,412 @@
+"""The parent side of the sandbox: start the zygote, open one session per submission.
+
+The grader never runs student code itself. It asks the zygote for a child, hands it the
+submission and, case by case, the ``t`` tensors; it reads back only tensors (checked against
+the expected shapes) and drains the child's output into a bounded buffer. The wall-clock limit
+is enforced here, in the trusted process, by killing the child's whole session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader.exercise import Limits
+from grader.result import ERROR, MEMORY_LIMIT, TIMEOUT
+from grader.sandbox import wire
+
+log = logging.getLogger(__name__)
+
+#: The only variables the zygote (and so every child) inherits.
+ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class SandboxError(Exception):
+    """The sandbox itself failed (not the student's code): worth a retry."""
+
+
+class SessionEnded(Exception):
+    """The child can answer no more requests; ``status`` says why (timeout, error, …)."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Reply:
+    """What ``backward`` returned for one case, as far as the parent could verify it.
+
+    ``error`` is set when the call raised; ``not_dict`` names the type when it returned
+    something other than a dict. ``entries`` describe every expected name it returned and
+    ``tensors`` hold the payloads the parent accepted.
+    """
+
+    error: dict[str, Any] | None = None
+    not_dict: str | None = None
+    entries: dict[str, wire.Returned] = field(default_factory=dict)
+    tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)
+
+
+class _Output:
+    """A bounded capture of the child's stdout+stderr: keep the head, count the rest."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd, self.limit = fd, limit
+        self.head = bytearray()
+        self.dropped = 0
+        self.eof = False
+        os.set_blocking(fd, False)
+
+    def drain(self) -> None:
+        while not self.eof:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.eof = True
+                return
+            room = self.limit - len(self.head)
+            self.head += chunk[:room]
+            self.dropped += max(0, len(chunk) - room)
+
+    def text(self) -> str:
+        out = self.head.decode("utf-8", errors="replace")
+        if self.dropped:
+            out += f"\n… output truncated ({self.dropped} more bytes not shown)\n"
+        return out
+
+
+class Sandbox:
+    """A warm zygote plus the means to open sessions on it. One session at a time.
+
+    Create one per worker process (or per CLI run) and reuse it: the zygote's torch import
+    is paid once. Thread-safe through a lock; not shareable across ``fork()``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ctl: socket.socket | None = None
+        self._exits: dict[int, dict[str, Any]] = {}
+        self._hello = False
+        self.start()
+
+    # -- zygote lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Exec the zygote with a clean environment (it imports torch in the background)."""
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+        code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+                "from grader.sandbox.zygote import main; main()")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", code, str(child.fileno())],
+            env=env, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, cwd="/", start_new_session=True)
+        child.close()
+        self._ctl = parent
+        self._hello = False
+        self._exits.clear()
+
+    def close(self) -> None:
+        """Stop the zygote (it kills any child it still has)."""
+        if self._ctl is not None:
+            self._ctl.close()
+            self._ctl = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _recv_ctl(self, timeout: float) -> dict[str, Any] | None:
+        assert self._ctl is not None
+        self._ctl.settimeout(timeout)
+        try:
+            data = self._ctl.recv(wire.MAX_HEADER)
+        except TimeoutError:
+            return None
+        except OSError as exc:
+            raise SandboxError(f"zygote control socket failed: {exc}") from None
+        if not data:
+            raise SandboxError("the sandbox zygote exited")
+        msg = json.loads(data)
+        if msg.get("type") == "exited":
+            self._exits[msg["pid"]] = msg
+        return msg
+
+    def _expect(self, kind: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            msg = self._recv_ctl(left)
+            if msg is not None and msg.get("type") == kind:
+                return msg
+        raise SandboxError(f"the sandbox zygote did not answer ({kind}) in {timeout:.0f} s")
+
+    def ensure_ready(self, timeout: float = 120.0) -> None:
+        """Wait until the zygote has imported torch; restart it if it died."""
+        if self._proc is None or self._proc.poll() is not None:
+            if self._proc is not None:
+                log.warning("sandbox zygote exited (code %s); restarting", self._proc.returncode)
+            self.close()
+            self.start()
+        if not self._hello:
+            self._expect("hello", timeout)
+            self._hello = True
+
+    def _spawn(self, job: socket.socket, out_w: int, limits: Limits) -> int:
+        self.ensure_ready()
+        assert self._ctl is not None
+        msg = json.dumps({"type": "spawn", "limits": asdict(limits)}).encode()
+        try:
+            socket.send_fds(self._ctl, [msg], [job.fileno(), out_w])
+        except OSError as exc:
+            raise SandboxError(f"cannot reach the sandbox zygote: {exc}") from None
+        return int(self._expect("spawned", 30)["pid"])
+
+    def _kill(self, pid: int) -> None:
+        if self._ctl is not None:
+            try:
+                self._ctl.sendall(json.dumps({"type": "kill", "pid": pid}).encode())
+            except OSError:
+                pass
+
+    def _exit_of(self, pid: int, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while pid not in self._exits and (left := deadline - time.monotonic()) > 0:
+            try:
+                self._recv_ctl(left)
+            except SandboxError:
+                return None
+        return self._exits.pop(pid, None)
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def session(self, source: str, limits: Limits) -> Session:
+        """Start a child for ``source``; use the returned session as a context manager."""
+        self._lock.acquire()
+        try:
+            return Session(self, source, limits)
+        except BaseException:
+            self._lock.release()
+            raise
+
+
+class Session:
+    """One submission's child: ``ready()``, then ``ask()`` per case, then ``close()``."""
+
+    def __init__(self, sandbox: Sandbox, source: str, limits: Limits) -> None:
+        self.sandbox = sandbox
+        self.limits = limits
+        self.started = time.monotonic()
+        self.pid: int | None = None
+        self.ended: SessionEnded | None = None
+        self._closed = False
+        job, job_child = socket.socketpair()
+        out_r, out_w = os.pipe()
+        try:
+            self.pid = sandbox._spawn(job_child, out_w, limits)
+        finally:
+            job_child.close()
+            os.close(out_w)
+        self.sock = job
+        self.output = _Output(out_r, limits.output_bytes)
+        self.reader = wire.Reader(job, self.started + limits.wall_seconds,
+                                  extra={out_r: self._drain})
+        self._send({"type": "job", "source": source})
+        self._ready: dict[str, Any] | None = None
+
+    def _drain(self) -> None:
+        self.output.drain()
+        if self.output.eof:
+            self.reader.forget(self.output.fd)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def runtime_ms(self) -> float:
+        """Return the wall time since the child was spawned, in milliseconds."""
+        return (time.monotonic() - self.started) * 1000
+
+    def _send(self, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor] = ()) -> None:
+        self.sock.settimeout(max(0.001, self.reader.deadline - time.monotonic()))
+        try:
+            for part in wire.encode(header, tensors):
+                self.sock.sendall(part)
+        except TimeoutError:
+            self._end(TIMEOUT, None)
+        except OSError:
+            self._end(ERROR, None)
+        finally:
+            self.sock.setblocking(False)
+
+    def _end(self, status: str, message: str | None) -> None:
+        """Kill the child, find out how it ended, and raise :class:`SessionEnded`."""
+        if self.ended is None:
+            timed_out = status == TIMEOUT
+            if timed_out:
+                message = (f"the submission did not finish within {self.limits.wall_seconds:g} s "
+                           "(infinite loop?)")
+            assert self.pid is not None
+            self.sandbox._kill(self.pid)
+            info = self.sandbox._exit_of(self.pid, 2.0)
+            if not timed_out:
+                status, message = _explain_exit(info, message, self.limits)
+            self.ended = SessionEnded(status, message or "the submission ended unexpectedly")
+            self._finish_output()
+        raise self.ended
+
+    def _receive(self) -> dict[str, Any]:
+        try:
+            return self.reader.header()
+        except wire.Deadline:
+            self._end(TIMEOUT, None)
+        except wire.PeerClosed:
+            self._end(ERROR, None)
+        except wire.WireError as exc:
+            self._end(ERROR, f"the submission broke the result channel ({exc})")
+        raise AssertionError("unreachable")
+
+    def ready(self) -> None:
+        """Wait until the file is loaded; raise :class:`SessionEnded` if it cannot be."""
+        if self.ended:
+            raise self.ended
+        if self._ready is None:
+            msg = self._receive()
+            if msg.get("type") == "fatal":
+                err = _clean_error(msg.get("error"))
+                self.ended = SessionEnded(ERROR, err["message"])
+                self.ended.error = err  # type: ignore[attr-defined]
+                self.close()
+                raise self.ended
+            if msg.get("type") != "ready":
+                self._end(ERROR, "the submission broke the result channel (no ready message)")
+            self._ready = msg
+
+    def ask(self, inputs: Mapping[str, Any], expect: Mapping[str, tuple[int, ...]]) -> Reply:
+        """Call ``backward(t)`` on one case's inputs; return what came back, verified."""
+        self.ready()
+        tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+        scalars = {k: v for k, v in inputs.items() if not isinstance(v, torch.Tensor)}
+        self._send({"type": "case", "scalars": scalars,
+                    "expect": {k: list(v) for k, v in expect.items()}}, tensors)
+        header = self._receive()
+        if header.get("type") != "reply":
+            self._end(ERROR, "the submission broke the result channel (unexpected message)")
+        if not header.get("ok"):
+            err = _clean_error(header.get("error"))
+            if err["kind"] == "memory":
+                self._end(MEMORY_LIMIT, _memory_message(self.limits))
+            return Reply(error=err)
+        if header.get("not_dict") is not None:
+            return Reply(not_dict=str(header["not_dict"])[:100])
+        try:
+            entries = wire.parse_entries(header)
+            payloads = wire.read_payloads(self.reader, entries, expect)
+        except wire.Deadline:
+            self._end(TIMEOUT, None)
+        except wire.PeerClosed:
+            self._end(ERROR, None)
+        except wire.WireError as exc:
+            self._end(ERROR, f"the submission broke the result channel ({exc})")
+        extra = header.get("extra") if isinstance(header.get("extra"), list) else []
+        return Reply(entries={e.name: e for e in entries if e.name in expect},
+                     tensors=payloads, extra=[str(x)[:100] for x in extra[:50]])
+
+    def _finish_output(self) -> None:
+        # The child is dead or finishing: collect what it printed, briefly.
+        end = time.monotonic() + 0.5
+        while not self.output.eof and time.monotonic() < end:
+            self.output.drain()
+            if not self.output.eof:
+                time.sleep(0.005)
+
+    def stdout(self) -> str:
+        """Return the first ``output_bytes`` of what the child printed (so far)."""
+        self.output.drain()
+        return self.output.text()
+
+    def close(self) -> None:
+        """End the child (politely, then by force) and release the sandbox."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.ended is None and self.pid is not None:
+                try:
+                    self._send({"type": "close"})
+                except SessionEnded:
+                    pass
+                self.sandbox._kill(self.pid)
+                self._finish_output()
+                self.sandbox._exit_of(self.pid, 1.0)
+        finally:
+            self.reader.close()
+            self.sock.close()
+            os.close(self.output.fd)
+            self.sandbox._lock.release()
+
+
+def _clean_error(err: Any) -> dict[str, Any]:
+    """Sanitise an error dict coming from the (untrusted) child."""
+    if not isinstance(err, dict):
+        err = {}
+    line = err.get("line")
+    return {"kind": str(err.get("kind", "exception"))[:40],
+            "message": str(err.get("message", "the submission failed"))[:2000],
+            "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
+            "traceback": str(err.get("traceback", ""))[:8000]}
+
+
+def _memory_message(limits: Limits) -> str:
+    return f"the submission ran out of memory (limit {limits.memory_bytes // 2**20} MiB)"
+
+
+def _explain_exit(info: dict[str, Any] | None, message: str | None,
+                  limits: Limits) -> tuple[str, str]:
+    """Turn a child's exit into a status and a clear message."""
+    if message:
+        return ERROR, message
+    if info is None:
+        return ERROR, "the submission's process ended without returning a result"
+    sig = info.get("signal")
+    if sig == signal.SIGXCPU:
+        return TIMEOUT, f"the submission used more than {limits.cpu_seconds} s of CPU time"
+    if sig == signal.SIGKILL:
+        return MEMORY_LIMIT, _memory_message(limits) + " and was killed"
+    if sig is not None:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
+        return ERROR, f"the submission's process crashed ({name}) before returning a result"
+    return ERROR, (f"the submission's process exited (status {info.get('code')}) before "
+                   "returning a result — does it call sys.exit() or os._exit()?")

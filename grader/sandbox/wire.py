@@ -1,0 +1,239 @@
+"""The wire format between the grader and the sandboxed child: JSON headers + raw tensor bytes.
+
+Never pickle: unpickling runs code chosen by the sender. A frame is
+
+    u32 header length | header (UTF-8 JSON object) | raw bytes of each tensor, in header order
+
+Each tensor entry in the header declares ``name``, ``dtype`` and ``shape``; its byte count is
+computed by the receiver from those, never read from the sender. The parent accepts a payload
+only for a tensor whose dtype and shape are exactly what it expects, so it knows every size
+before it allocates anything (see :func:`read_reply`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import selectors
+import socket
+import struct
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+#: dtypes allowed on the wire, by name.
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+    "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32,
+    "int16": torch.int16, "int8": torch.int8, "uint8": torch.uint8, "bool": torch.bool,
+}
+DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+MAX_HEADER = 1024 * 1024
+_LEN = struct.Struct("!I")
+
+
+class WireError(Exception):
+    """The peer sent something that is not a valid frame (or nothing, in time)."""
+
+
+class PeerClosed(WireError):
+    """The peer closed the connection (for the child: it exited or was killed)."""
+
+
+class Deadline(WireError):
+    """The wall-clock deadline passed while waiting for the peer."""
+
+
+def tensor_entry(name: str, value: torch.Tensor) -> dict[str, Any]:
+    """Return the header entry describing ``value``."""
+    return {"name": name, "kind": "tensor", "dtype": DTYPE_NAMES[value.dtype],
+            "shape": list(value.shape), "payload": True}
+
+
+def tensor_bytes(value: torch.Tensor) -> memoryview:
+    """Return the raw little-endian bytes of a tensor (C order)."""
+    flat = value.detach().contiguous().reshape(-1)
+    if flat.dtype == torch.bfloat16:  # numpy has no bfloat16; reinterpret as int16
+        flat = flat.view(torch.int16)
+    return memoryview(flat.numpy()).cast("B")
+
+
+def nbytes(dtype: str, shape: list[int]) -> int:
+    """Return the byte size of a tensor of ``dtype`` and ``shape``."""
+    return math.prod(shape) * DTYPES[dtype].itemsize
+
+
+def encode(header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor] = ()) -> list[bytes]:
+    """Encode a frame: ``header`` gains a ``tensors`` list describing ``tensors``."""
+    entries = list(header.get("tensors", []))
+    blobs = []
+    for name, value in dict(tensors).items():
+        entries.append(tensor_entry(name, value))
+        blobs.append(tensor_bytes(value))
+    raw = json.dumps({**header, "tensors": entries}, separators=(",", ":")).encode()
+    return [_LEN.pack(len(raw)), raw, *blobs]
+
+
+def send(sock: socket.socket, header: Mapping[str, Any],
+         tensors: Mapping[str, torch.Tensor] = ()) -> None:
+    """Send one frame (blocking)."""
+    for part in encode(header, tensors):
+        sock.sendall(part)
+
+
+class Reader:
+    """Reads frames from a socket under a deadline, calling ``idle`` while it waits.
+
+    ``idle`` lets the parent drain the child's output pipe while it waits for a reply, so a
+    child that prints a lot can never deadlock against a parent that is not reading.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float = math.inf,
+                 extra: Mapping[int, Callable[[], None]] | None = None) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(sock, selectors.EVENT_READ, None)
+        for fd, callback in (extra or {}).items():
+            self.sel.register(fd, selectors.EVENT_READ, callback)
+        sock.setblocking(False)
+
+    def close(self) -> None:
+        """Release the selector (the socket stays open)."""
+        self.sel.close()
+
+    def forget(self, fd: int) -> None:
+        """Stop watching an extra fd (e.g. an output pipe at EOF)."""
+        try:
+            self.sel.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    def _wait(self) -> None:
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise Deadline("deadline passed")
+            for key, _ in self.sel.select(min(left, 1.0)):
+                if key.data is None:
+                    return
+                key.data()
+
+    def read_into(self, view: memoryview) -> None:
+        """Fill ``view`` completely from the socket."""
+        got = 0
+        while got < len(view):
+            try:
+                n = self.sock.recv_into(view[got:])
+            except BlockingIOError:
+                self._wait()
+                continue
+            if n == 0:
+                raise PeerClosed("connection closed")
+            got += n
+
+    def skip(self, count: int) -> None:
+        """Read and discard ``count`` bytes in small chunks."""
+        chunk = memoryview(bytearray(min(count, 1 << 16)))
+        while count > 0:
+            part = chunk[: min(count, len(chunk))]
+            self.read_into(part)
+            count -= len(part)
+
+    def header(self) -> dict[str, Any]:
+        """Read one frame header (a JSON object), validating its size and form."""
+        head = bytearray(_LEN.size)
+        self.read_into(memoryview(head))
+        (size,) = _LEN.unpack(head)
+        if size > MAX_HEADER:
+            raise WireError(f"header of {size} bytes exceeds {MAX_HEADER}")
+        raw = bytearray(size)
+        self.read_into(memoryview(raw))
+        try:
+            header = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WireError(f"header is not JSON: {exc}") from None
+        if not isinstance(header, dict):
+            raise WireError("header is not a JSON object")
+        return header
+
+    def trusted_frame(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Read a frame from a trusted peer (the child reading the parent's requests)."""
+        header = self.header()
+        tensors = {}
+        for entry in header.get("tensors", []):
+            buf = bytearray(nbytes(entry["dtype"], entry["shape"]))
+            self.read_into(memoryview(buf))
+            tensors[entry["name"]] = _from_bytes(buf, entry["dtype"], entry["shape"])
+        return header, tensors
+
+
+@dataclass(frozen=True)
+class Returned:
+    """What the child says it returned for one name, before the parent trusts any of it."""
+
+    name: str
+    kind: str  # tensor | none | other
+    type_name: str
+    dtype: str | None
+    shape: tuple[int, ...] | None
+    payload: bool
+
+
+def parse_entries(header: Mapping[str, Any], max_entries: int = 4096) -> list[Returned]:
+    """Validate the ``tensors`` list of an untrusted header."""
+    entries = header.get("tensors", [])
+    if not isinstance(entries, list) or len(entries) > max_entries:
+        raise WireError("malformed tensor list")
+    out = []
+    for e in entries:
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str) \
+                or len(e["name"]) > 200:
+            raise WireError("malformed tensor entry")
+        kind = e.get("kind")
+        if kind not in ("tensor", "none", "other"):
+            raise WireError("malformed tensor kind")
+        dtype, shape = e.get("dtype"), e.get("shape")
+        if kind == "tensor":
+            if dtype not in DTYPES or not isinstance(shape, list) or len(shape) > 16 or \
+                    not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**40
+                            for s in shape):
+                raise WireError("malformed tensor dtype or shape")
+            shape = tuple(shape)
+        else:
+            dtype, shape = None, None
+        out.append(Returned(e["name"], kind, str(e.get("type", kind))[:100], dtype, shape,
+                            bool(e.get("payload")) and kind == "tensor"))
+    return out
+
+
+def read_payloads(reader: Reader, entries: list[Returned],
+                  expected: Mapping[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    """Read the payloads an untrusted header announced, allowing only expected ones.
+
+    A payload is accepted only for an expected name, as float32, in exactly the expected
+    shape; any other announced payload is a protocol violation (raised before reading it), so
+    the parent never allocates more than the expected tensors' bytes.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for e in entries:
+        if not e.payload:
+            continue
+        if e.name not in expected or e.dtype != "float32" or e.shape != tuple(expected[e.name]) \
+                or e.name in out:
+            raise WireError(f"unexpected payload for {e.name!r}")
+        buf = bytearray(nbytes("float32", list(e.shape)))
+        reader.read_into(memoryview(buf))
+        out[e.name] = _from_bytes(buf, "float32", list(e.shape))
+    return out
+
+
+def _from_bytes(buf: bytearray, dtype: str, shape: list[int]) -> torch.Tensor:
+    if not buf:
+        return torch.empty(shape, dtype=DTYPES[dtype])
+    if dtype == "bfloat16":
+        return torch.frombuffer(buf, dtype=torch.int16).view(torch.bfloat16).reshape(shape)
+    return torch.frombuffer(buf, dtype=DTYPES[dtype]).reshape(shape)
