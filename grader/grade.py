@@ -54,7 +54,7 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
             run = _run_cases(exercise, cases, session)
         except SessionEnded as end:
             message = end.message
-            err = getattr(end, "error", None)
+            err = end.error
             if err and err.get("traceback") and err["kind"] != "syntax":
                 message = f"{message}\n{err['traceback']}".rstrip()
             return _failed(exercise, end.status, message, session.stdout(), started,

@@ -76,7 +76,7 @@ def train_and_compare(exercise: Exercise, case: Case, ask: Callable[..., Any]) -
         Xb, Yb = X[ix], Y[ix]
         fwd = common.forward(ours, Xb, Yb)
         grads = torch.autograd.grad(fwd["loss"], [fwd[k] for k in common.PARAMETERS])
-        ref_curve.append(float(fwd["loss"]))
+        ref_curve.append(float(fwd["loss"].detach()))
         with torch.no_grad():
             for k, gr in zip(common.PARAMETERS, grads, strict=True):
                 ours[k] -= LR * gr

@@ -42,10 +42,12 @@ class SandboxError(Exception):
 class SessionEnded(Exception):
     """The child can answer no more requests; ``status`` says why (timeout, error, …)."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, status: str, message: str, error: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: The child's own description (kind, line, traceback) when it sent one.
+        self.error = error
 
 
 @dataclass
@@ -278,14 +280,19 @@ class Session:
             if timed_out:
                 message = (f"the submission did not finish within {self.limits.wall_seconds:g} s "
                            "(infinite loop?)")
-            assert self.pid is not None
-            self.sandbox._kill(self.pid)
-            info = self.sandbox._exit_of(self.pid, 2.0)
-            if not timed_out:
-                status, message = _explain_exit(info, message, self.limits)
-            self.ended = SessionEnded(status, message or "the submission ended unexpectedly")
-            self._finish_output()
+            info = self._reap()
+            if message is None:
+                status, message = _explain_exit(info, self.limits)
+            self.ended = SessionEnded(status, message)
         raise self.ended
+
+    def _reap(self) -> dict[str, Any] | None:
+        """Kill the child, collect its last output and return how it exited."""
+        assert self.pid is not None
+        self.sandbox._kill(self.pid)
+        info = self.sandbox._exit_of(self.pid, 2.0)
+        self._finish_output()
+        return info
 
     def _receive(self) -> dict[str, Any]:
         try:
@@ -306,9 +313,9 @@ class Session:
             msg = self._receive()
             if msg.get("type") == "fatal":
                 err = _clean_error(msg.get("error"))
-                self.ended = SessionEnded(ERROR, err["message"])
-                self.ended.error = err  # type: ignore[attr-defined]
-                self.close()
+                status = MEMORY_LIMIT if err["kind"] == "memory" else ERROR
+                self.ended = SessionEnded(status, err["message"], err)
+                self._reap()
                 raise self.ended
             if msg.get("type") != "ready":
                 self._end(ERROR, "the submission broke the result channel (no ready message)")
@@ -393,11 +400,8 @@ def _memory_message(limits: Limits) -> str:
     return f"the submission ran out of memory (limit {limits.memory_bytes // 2**20} MiB)"
 
 
-def _explain_exit(info: dict[str, Any] | None, message: str | None,
-                  limits: Limits) -> tuple[str, str]:
+def _explain_exit(info: dict[str, Any] | None, limits: Limits) -> tuple[str, str]:
     """Turn a child's exit into a status and a clear message."""
-    if message:
-        return ERROR, message
     if info is None:
         return ERROR, "the submission's process ended without returning a result"
     sig = info.get("signal")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create .venv and install the project into it (with extras "$1", e.g. "test").
+# Idempotent and quick when nothing changed: the install is redone only when pyproject.toml
+# changes. Used by ./run.sh and ./test.sh so both work on a fresh Debian box with Python 3.11.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    # Debian splits venv out of the interpreter package.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "bootstrap: installing python3-venv" >&2
+      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+      rm -rf .venv && "$PYTHON" -m venv .venv
+    else
+      echo "bootstrap: '$PYTHON -m venv' failed; install python3-venv (sudo apt-get install python3-venv)" >&2
+      exit 1
+    fi
+  fi
+fi
+stamp=".venv/.installed-${extras:-base}"
+digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+  spec="."
+  [ -n "$extras" ] && spec=".[$extras]"
+  echo "bootstrap: installing backprop-grader${extras:+[$extras]} into .venv (torch==2.13.0 CPU)…" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec" 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
+  .venv/bin/python -c "import torch, grader" >/dev/null
+  echo "$digest" > "$stamp"
+fi
