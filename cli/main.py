@@ -65,6 +65,7 @@ def check_cmd(file: Path, exercise_id: str, as_json: bool, student: str) -> None
     # Start the sandbox first: its torch import overlaps with ours below.
     with Sandbox() as sandbox:
         exercise = _exercise(exercise_id)
+        sandbox.ensure_ready()  # so the reported runtime is grading, not the torch import
         from grader.grade import grade
         from grader.instance import secret_key
 
