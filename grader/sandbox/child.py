@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from grader.sandbox import wire
+from grader.sandbox import guard, wire
 
 #: The file name submissions are compiled under, so tracebacks and line numbers name it.
 FILENAME = "submission.py"
@@ -153,6 +153,16 @@ def _flush() -> None:
             pass
 
 
+def _stop_on_violation(sock: socket.socket, source: str, returned: Any) -> None:
+    """If autograd was used (or the guards tampered with), report it and end the child."""
+    found = guard.problems(returned)
+    if found:
+        hints = guard.scan_source(source)
+        _send_reply(sock, {"type": "violation", "message": "; ".join(found)[:MAX_MESSAGE],
+                           "hints": hints[:10]})
+        os._exit(0)
+
+
 def serve(sock: socket.socket) -> NoReturn:
     """Run one job: compile the submission, then answer requests until told to close."""
     sock.setblocking(True)
@@ -170,6 +180,7 @@ def serve(sock: socket.socket) -> NoReturn:
                 {"kind": "syntax", "message": f"cannot compile: {exc}", "line": None}
             _send_reply(sock, {"type": "fatal", "error": err})
             os._exit(0)
+        guard.install()
         try:
             with torch.no_grad():
                 exec(code, namespace)
@@ -178,6 +189,7 @@ def serve(sock: socket.socket) -> NoReturn:
             err["message"] = f"while loading the file: {err['message']}"
             _send_reply(sock, {"type": "fatal", "error": err})
             os._exit(0)
+        _stop_on_violation(sock, source, None)
         backward = namespace.get("backward")
         if not callable(backward):
             _send_reply(sock, {"type": "fatal", "error": {
@@ -194,9 +206,11 @@ def serve(sock: socket.socket) -> NoReturn:
                 with torch.no_grad():
                     value = backward(t)
             except BaseException as exc:  # noqa: BLE001
+                _stop_on_violation(sock, source, None)
                 _send_reply(sock, {"type": "reply", "ok": False,
                                    "error": describe_exception(exc)})
                 continue
+            _stop_on_violation(sock, source, value)
             try:
                 header, payloads = encode_return(value, request["expect"])
             except Exception as exc:  # e.g. a dict subclass that raises on access

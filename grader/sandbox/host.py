@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from grader.exercise import Limits
-from grader.result import ERROR, MEMORY_LIMIT, TIMEOUT
+from grader.result import ERROR, MEMORY_LIMIT, TIMEOUT, VIOLATION
 from grader.sandbox import wire
 
 log = logging.getLogger(__name__)
@@ -296,7 +296,10 @@ class Session:
 
     def _receive(self) -> dict[str, Any]:
         try:
-            return self.reader.header()
+            msg = self.reader.header()
+            if msg.get("type") == "violation":
+                self._end(VIOLATION, _violation_message(msg))
+            return msg
         except wire.Deadline:
             self._end(TIMEOUT, None)
         except wire.PeerClosed:
@@ -394,6 +397,16 @@ def _clean_error(err: Any) -> dict[str, Any]:
             "message": str(err.get("message", "the submission failed"))[:2000],
             "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
             "traceback": str(err.get("traceback", ""))[:8000]}
+
+
+def _violation_message(msg: dict[str, Any]) -> str:
+    """Say what autograd use was detected (the child's words are capped, not trusted)."""
+    found = str(msg.get("message") or "autograd use")[:2000]
+    text = f"autograd is off limits in this exercise — detected: {found}"
+    hints = msg.get("hints")
+    if isinstance(hints, list) and hints:
+        text += " (the source mentions: " + ", ".join(str(h)[:80] for h in hints[:10]) + ")"
+    return text
 
 
 def _memory_message(limits: Limits) -> str:
