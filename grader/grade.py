@@ -46,8 +46,7 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         session = sandbox.session(text, exercise.limits)
     except Exception:
         # The sandbox itself failed: restart it and try once more before giving up.
-        sandbox.close()
-        sandbox.start()
+        sandbox.restart()
         session = sandbox.session(text, exercise.limits)
     with session:
         try:

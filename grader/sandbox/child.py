@@ -166,6 +166,8 @@ def _stop_on_violation(sock: socket.socket, source: str, returned: Any) -> None:
 def serve(sock: socket.socket) -> NoReturn:
     """Run one job: compile the submission, then answer requests until told to close."""
     sock.setblocking(True)
+    # A process the submission forks must not speak on the result channel.
+    os.register_at_fork(after_in_child=lambda: os.close(sock.fileno()))
     reader = wire.Reader(sock)
     try:
         job, _ = reader.trusted_frame()

@@ -26,12 +26,12 @@ import torch
 
 from grader.exercise import Limits
 from grader.result import ERROR, MEMORY_LIMIT, TIMEOUT, VIOLATION
-from grader.sandbox import wire
+from grader.sandbox import jail, wire
 
 log = logging.getLogger(__name__)
 
-#: The only variables the zygote (and so every child) inherits.
-ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ")
+#: The only variables the zygote (and so every child) inherits; PATH is fixed below.
+ENV_ALLOW = ("LANG", "LC_ALL", "TZ")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -103,12 +103,20 @@ class Sandbox:
     is paid once. Thread-safe through a lock; not shareable across ``fork()``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, bwrap: str | None = None) -> None:
+        """Start the zygote now (it imports torch in the background).
+
+        :param bwrap: path of bubblewrap, or ``"off"``; default ``BACKPROP_BWRAP`` or PATH.
+        """
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctl: socket.socket | None = None
         self._exits: dict[int, dict[str, Any]] = {}
         self._hello = False
+        self.bwrap = jail.find_bwrap(bwrap)
+        if self.bwrap is None:
+            log.warning(jail.JAIL_WARNING)
+        self.slot = jail.reserve_slot()
         self.start()
 
     # -- zygote lifecycle -------------------------------------------------------------
@@ -117,12 +125,17 @@ class Sandbox:
         """Exec the zygote with a clean environment (it imports torch in the background)."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+        env.update(PATH="/usr/bin:/bin", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                   PYTHONDONTWRITEBYTECODE="1")
         code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
                 "from grader.sandbox.zygote import main; main()")
+        uid = "-" if self.slot.uid is None else str(self.slot.uid)
+        argv = [sys.executable, "-I", "-c", code, str(child.fileno()), uid,
+                "0" if self.bwrap else "1"]
+        if self.bwrap:
+            argv = jail.bwrap_argv(self.bwrap, ROOT) + argv
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", code, str(child.fileno())],
-            env=env, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
+            argv, env=env, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, cwd="/", start_new_session=True)
         child.close()
         self._ctl = parent
@@ -130,7 +143,16 @@ class Sandbox:
         self._exits.clear()
 
     def close(self) -> None:
-        """Stop the zygote (it kills any child it still has)."""
+        """Stop the zygote (it kills any child it still has) and free the uid."""
+        self._stop()
+        self.slot.release()
+
+    def restart(self) -> None:
+        """Replace the zygote by a fresh one (after a sandbox failure)."""
+        self._stop()
+        self.start()
+
+    def _stop(self) -> None:
         if self._ctl is not None:
             self._ctl.close()
             self._ctl = None
@@ -177,8 +199,7 @@ class Sandbox:
         if self._proc is None or self._proc.poll() is not None:
             if self._proc is not None:
                 log.warning("sandbox zygote exited (code %s); restarting", self._proc.returncode)
-            self.close()
-            self.start()
+            self.restart()
         if not self._hello:
             self._expect("hello", timeout)
             self._hello = True

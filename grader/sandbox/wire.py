@@ -131,6 +131,8 @@ class Reader:
             except BlockingIOError:
                 self._wait()
                 continue
+            except ConnectionError:
+                raise PeerClosed("connection reset") from None
             if n == 0:
                 raise PeerClosed("connection closed")
             got += n

@@ -18,6 +18,9 @@ The zygote exits when the control socket closes, killing its children first.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import importlib
 import json
 import os
 import resource
@@ -29,6 +32,23 @@ import tempfile
 from typing import Any
 
 CTL_MAX = 64 * 1024
+#: Imported by the zygote so children find them in sys.modules: a child may run as a uid
+#: that cannot read the Python install (e.g. pyenv under a 0700 /root without bwrap).
+PRELOAD = (
+    "grader.sandbox.child", "torch.nn.functional", "torch.nn", "numpy", "math", "random",
+    "string", "collections", "itertools", "functools", "operator", "json", "re", "typing",
+    "dataclasses", "statistics", "encodings.idna", "copy", "time", "warnings",
+)
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, value: int) -> None:
+    _libc.prctl(option, value, 0, 0, 0)
 
 
 def _limit(which: int, value: int) -> None:
@@ -47,10 +67,11 @@ def _vm_size() -> int:
 
 
 def _child(job_fd: int, out_fd: int, ctl: socket.socket, limits: dict[str, Any],
-           workdir: str) -> None:
-    """Set up the forked child (session, fds, limits, cwd) and run the harness."""
+           workdir: str, uid: int | None, own_netns: bool) -> None:
+    """Set up the forked child (session, fds, namespaces, limits, uid) and run the harness."""
     try:
         os.setsid()
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the zygote
         ctl.close()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -59,7 +80,11 @@ def _child(job_fd: int, out_fd: int, ctl: socket.socket, limits: dict[str, Any],
         if job_fd != 3:
             os.dup2(job_fd, 3)
         os.closerange(4, 1 << 16)
-        os.chdir(workdir)
+        if own_netns:
+            # No bwrap jail around us: cut the network here (loopback included).
+            flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+            if _libc.unshare(flags) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
         # The address-space cap adds the budget to what torch already maps: torch reserves
         # far more virtual memory than it touches, so an absolute cap would starve it.
         _limit(resource.RLIMIT_AS, _vm_size() + int(limits["memory_bytes"]))
@@ -67,24 +92,68 @@ def _child(job_fd: int, out_fd: int, ctl: socket.socket, limits: dict[str, Any],
         _limit(resource.RLIMIT_FSIZE, int(limits["file_bytes"]))
         _limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
         _limit(resource.RLIMIT_CORE, 0)
+        if uid is not None:
+            # The uid is this sandbox's alone, so NPROC counts exactly this job's processes.
+            _limit(resource.RLIMIT_NPROC, int(limits["max_processes"]))
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        os.chdir(workdir)  # after the uid drop: the dir is the child's own, mode 0700
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
         from grader.sandbox import child
 
         child.serve(socket.socket(fileno=3))
+    except BaseException as exc:  # noqa: BLE001 — report, never fall through to the zygote
+        with contextlib.suppress(Exception):
+            os.write(2, f"sandbox setup failed: {exc}\n".encode())
     finally:
         os._exit(70)
 
 
+def _is_zombie(proc_dir: str) -> bool:
+    with open(f"{proc_dir}/stat", "rb") as f:
+        return f.read().rpartition(b")")[2].split()[0] in (b"Z", b"X")
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of ``uid`` (a fork bomb or setsid daemon included), until none."""
+    for _ in range(100):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != uid or _is_zombie(entry.path):
+                    continue
+                os.kill(int(entry.name), signal.SIGKILL)
+                found = True
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+        if not found:
+            return
+
+
 def main() -> None:
-    """Serve spawn/kill requests on the control socket given as argv[1]."""
+    """Serve spawn/kill requests on the control socket given as argv[1].
+
+    argv: ``CTL_FD UID OWN_NETNS`` — the uid children drop to (``-`` for none) and whether
+    each child must unshare its own network namespace (``1`` when there is no bwrap jail).
+    """
     ctl = socket.socket(fileno=int(sys.argv[1]))
+    uid = None if sys.argv[2] == "-" else int(sys.argv[2])
+    own_netns = sys.argv[3] == "1"
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a job come back to us to be reaped
     import torch
 
     # A child forked after OpenMP's pool started hangs forever: pin one thread before any use.
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    import grader.sandbox.child  # noqa: F401 — preload the harness for every child
+    # Preload what children import: they may run as a uid that cannot read the install.
+    for module in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
 
     children: dict[int, str] = {}
     wake_r, wake_w = os.pipe()
@@ -106,7 +175,11 @@ def main() -> None:
                 return
             if pid == 0:
                 return
-            shutil.rmtree(children.pop(pid, ""), ignore_errors=True)
+            if pid not in children:
+                continue  # an orphan of some job, re-parented to us
+            if uid is not None:
+                _kill_uid(uid)  # whatever the job left behind (setsid daemons included)
+            shutil.rmtree(children.pop(pid), ignore_errors=True)
             send({"type": "exited", "pid": pid,
                   "code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
                   "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
@@ -134,24 +207,28 @@ def main() -> None:
         if msg["type"] == "spawn":
             job_fd, out_fd = fds
             workdir = tempfile.mkdtemp(prefix="backprop-job-")
+            if uid is not None:
+                os.chown(workdir, uid, uid)
             pid = os.fork()
             if pid == 0:
-                _child(job_fd, out_fd, ctl, msg["limits"], workdir)
+                _child(job_fd, out_fd, ctl, msg["limits"], workdir, uid, own_netns)
             os.close(job_fd)
             os.close(out_fd)
             children[pid] = workdir
             send({"type": "spawned", "pid": pid})
         elif msg["type"] == "kill" and msg.get("pid") in children:
-            _kill(msg["pid"])
+            _kill(msg["pid"], uid)
         for fd in fds if msg["type"] != "spawn" else ():
             os.close(fd)
     for pid in list(children):
-        _kill(pid)
+        _kill(pid, uid)
     reap()
 
 
-def _kill(pid: int) -> None:
+def _kill(pid: int, uid: int | None) -> None:
     """Kill a child's whole session; also the pid itself, in case it has not called setsid."""
+    if uid is not None:
+        _kill_uid(uid)
     for kill in (os.killpg, os.kill):
         try:
             kill(pid, signal.SIGKILL)
