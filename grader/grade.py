@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -85,12 +86,21 @@ class _Run:
 def _run_cases(exercise: Exercise, cases: list[Case], session: Session) -> _Run:
     """Ask the child for every case; compare each reply with the reference gradients."""
     run = _Run({g.name: [] for g in exercise.graded})
-    for case in cases:
+
+    def send(case: Case) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
         fwd = exercise.forward(case)
         expect = {g.name: tuple(fwd[g.name].shape) for g in exercise.graded}
-        reply = session.ask(exercise.student_inputs(fwd), expect)
-        # Computed only now, in the trusted process, after the child has its inputs.
+        session.send_case(exercise.student_inputs(fwd), expect)
+        return fwd, expect
+
+    fwd, expect = send(cases[0])
+    for i, case in enumerate(cases):
+        # While the child computes: the reference (only now, in the trusted process, after
+        # the child has its inputs) and the next case's forward pass.
         ref = exercise.reference(fwd)
+        reply = session.receive_reply(expect)
+        if i + 1 < len(cases):
+            fwd, expect_next = send(cases[i + 1])
         error = _case_error(reply, case)
         run.errors.append(error)
         run.extra.update(reply.extra)
@@ -100,6 +110,8 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session) -> _Run:
                                                                           expect[g.name])
             run.diffs[g.name].append((case, compare(g.name, ref[g.name], got,
                                                     rtol=rtol, atol=atol)))
+        if i + 1 < len(cases):
+            expect = expect_next
     run.checks = exercise.extra_checks(cases[0], session.ask)
     return run
 

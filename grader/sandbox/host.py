@@ -285,8 +285,7 @@ class Session:
     def _send(self, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor] = ()) -> None:
         self.sock.settimeout(max(0.001, self.reader.deadline - time.monotonic()))
         try:
-            for part in wire.encode(header, tensors):
-                self.sock.sendall(part)
+            self.sock.sendall(b"".join(wire.encode(header, tensors)))
         except TimeoutError:
             self._end(TIMEOUT, None)
         except OSError:
@@ -347,11 +346,20 @@ class Session:
 
     def ask(self, inputs: Mapping[str, Any], expect: Mapping[str, tuple[int, ...]]) -> Reply:
         """Call ``backward(t)`` on one case's inputs; return what came back, verified."""
+        self.send_case(inputs, expect)
+        return self.receive_reply(expect)
+
+    def send_case(self, inputs: Mapping[str, Any],
+                  expect: Mapping[str, tuple[int, ...]]) -> None:
+        """Start ``backward(t)`` on one case; the parent may work while the child computes."""
         self.ready()
         tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
         scalars = {k: v for k, v in inputs.items() if not isinstance(v, torch.Tensor)}
         self._send({"type": "case", "scalars": scalars,
                     "expect": {k: list(v) for k, v in expect.items()}}, tensors)
+
+    def receive_reply(self, expect: Mapping[str, tuple[int, ...]]) -> Reply:
+        """Wait for the reply to the case last sent; return what came back, verified."""
         header = self._receive()
         if header.get("type") != "reply":
             self._end(ERROR, "the submission broke the result channel (unexpected message)")

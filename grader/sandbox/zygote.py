@@ -51,9 +51,10 @@ def _prctl(option: int, value: int) -> None:
     _libc.prctl(option, value, 0, 0, 0)
 
 
-def _limit(which: int, value: int) -> None:
+def _limit(which: int, value: int, hard: int | None = None) -> None:
+    hard = value if hard is None else hard
     try:
-        resource.setrlimit(which, (value, value))
+        resource.setrlimit(which, (value, hard))
     except (ValueError, OSError):
         soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY and value > hard:
@@ -66,13 +67,32 @@ def _vm_size() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(job_fd: int, out_fd: int, ctl: socket.socket, limits: dict[str, Any],
-           workdir: str, uid: int | None, own_netns: bool) -> None:
-    """Set up the forked child (session, fds, namespaces, limits, uid) and run the harness."""
+def _spare(ctl: socket.socket, inbox: socket.socket, uid: int | None, own_netns: bool) -> None:
+    """Run as a child forked ahead of time: wait for a job, then become its sandbox.
+
+    Forking a torch-loaded process costs ~10 ms; a spare pays it before the submission
+    arrives, so a job starts as soon as its file descriptors are handed over.
+    """
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # never outlive the zygote
         ctl.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        data, fds, _, _ = socket.recv_fds(inbox, CTL_MAX, 2)
+        if not data or len(fds) != 2:
+            os._exit(0)
+        job = json.loads(data)
+        inbox.close()
+        _child(fds[0], fds[1], job["limits"], job["workdir"], uid, own_netns)
+    finally:
+        os._exit(70)
+
+
+def _child(job_fd: int, out_fd: int, limits: dict[str, Any],
+           workdir: str, uid: int | None, own_netns: bool) -> None:
+    """Set up the child (fds, namespaces, limits, uid) and run the harness."""
+    try:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_fd, 1)
@@ -88,7 +108,8 @@ def _child(job_fd: int, out_fd: int, ctl: socket.socket, limits: dict[str, Any],
         # The address-space cap adds the budget to what torch already maps: torch reserves
         # far more virtual memory than it touches, so an absolute cap would starve it.
         _limit(resource.RLIMIT_AS, _vm_size() + int(limits["memory_bytes"]))
-        _limit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
+        # SIGXCPU at the soft limit says "CPU time"; the hard limit's SIGKILL is a backstop.
+        _limit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]), int(limits["cpu_seconds"]) + 2)
         _limit(resource.RLIMIT_FSIZE, int(limits["file_bytes"]))
         _limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
         _limit(resource.RLIMIT_CORE, 0)
@@ -100,8 +121,6 @@ def _child(job_fd: int, out_fd: int, ctl: socket.socket, limits: dict[str, Any],
             os.setresuid(uid, uid, uid)
         os.chdir(workdir)  # after the uid drop: the dir is the child's own, mode 0700
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
         from grader.sandbox import child
 
         child.serve(socket.socket(fileno=3))
@@ -167,14 +186,38 @@ def main() -> None:
         except OSError:  # the parent is gone; the loop ends at the next read
             pass
 
+    spare: dict[str, Any] = {}
+
+    def fork_spare() -> None:
+        zygote_end, spare_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            zygote_end.close()
+            _spare(ctl, spare_end, uid, own_netns)
+        spare_end.close()
+        spare.update(pid=pid, sock=zygote_end)
+
+    def use_spare(job_fd: int, out_fd: int, limits: dict[str, Any], workdir: str) -> int:
+        if not spare:
+            fork_spare()
+        pid, sock = spare.pop("pid"), spare.pop("sock")
+        payload = json.dumps({"limits": limits, "workdir": workdir}).encode()
+        socket.send_fds(sock, [payload], [job_fd, out_fd])
+        sock.close()
+        return pid
+
     def reap() -> None:
-        while children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if pid == spare.get("pid"):
+                spare.pop("sock").close()
+                spare.clear()
+                continue
             if pid not in children:
                 continue  # an orphan of some job, re-parented to us
             if uid is not None:
@@ -184,6 +227,7 @@ def main() -> None:
                   "code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
                   "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
 
+    fork_spare()
     send({"type": "hello", "pid": os.getpid()})
     import select
 
@@ -209,18 +253,17 @@ def main() -> None:
             workdir = tempfile.mkdtemp(prefix="backprop-job-")
             if uid is not None:
                 os.chown(workdir, uid, uid)
-            pid = os.fork()
-            if pid == 0:
-                _child(job_fd, out_fd, ctl, msg["limits"], workdir, uid, own_netns)
+            pid = use_spare(job_fd, out_fd, msg["limits"], workdir)
             os.close(job_fd)
             os.close(out_fd)
             children[pid] = workdir
             send({"type": "spawned", "pid": pid})
+            fork_spare()  # for the next job, while the parent grades this one
         elif msg["type"] == "kill" and msg.get("pid") in children:
             _kill(msg["pid"], uid)
         for fd in fds if msg["type"] != "spawn" else ():
             os.close(fd)
-    for pid in list(children):
+    for pid in [*children, *([spare["pid"]] if spare else [])]:
         _kill(pid, uid)
     reap()
 
