@@ -19,6 +19,17 @@ if [ ! -x .venv/bin/python ]; then
     fi
   fi
 fi
+# The sandbox jails student code with bubblewrap; without it, it runs with a loud warning.
+if ! command -v bwrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing bubblewrap (the sandbox's jail)" >&2
+    apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
+      || echo "bootstrap: could not install bubblewrap; the sandbox will run without its jail" >&2
+  else
+    echo "bootstrap: bubblewrap (bwrap) is missing: sudo apt-get install bubblewrap" >&2
+  fi
+fi
 stamp=".venv/.installed-${extras:-base}"
 digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
