@@ -102,5 +102,13 @@ class _nullcontext:
         return None
 
 
+def _register_service_commands() -> None:
+    from cli import service
+
+    service.register(main)
+
+
+_register_service_commands()
+
 if __name__ == "__main__":
     main()

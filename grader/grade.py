@@ -17,6 +17,7 @@ from grader.judge import TensorDiff, Unusable, combine, compare
 from grader.result import (
     BAD_TYPE,
     ERROR,
+    EXACT,
     GRADED,
     MISSING,
     SHAPE_MISMATCH,
@@ -70,7 +71,8 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         exercise=exercise.id, status=GRADED, score=round(score, 6),
         max_score=exercise.max_score, message=_summary(tensors, run),
         stdout=stdout, runtime_ms=_ms(started), tensors=tensors, checks=run.checks,
-        cases=[c.name for c in cases], exercise_version=exercise.version)
+        cases=[c.name for c in cases], exercise_version=exercise.version,
+        arrays=run.arrays(tensors))
 
 
 @dataclass
@@ -81,6 +83,16 @@ class _Run:
     errors: list[str] = field(default_factory=list)
     extra: set[str] = field(default_factory=set)
     checks: list[CheckResult] = field(default_factory=list)
+    #: The public case's reply and reference gradients, kept for heatmaps.
+    public: tuple[Reply, dict[str, torch.Tensor]] | None = None
+
+    def arrays(self, tensors: list[TensorResult]) -> dict[str, tuple[Any, Any]]:
+        """Return (student, reference) of the public case for every tensor not exact."""
+        if self.public is None:
+            return {}
+        reply, ref = self.public
+        return {t.name: (reply.tensors.get(t.name), ref[t.name])
+                for t in tensors if t.status != EXACT}
 
 
 def _run_cases(exercise: Exercise, cases: list[Case], session: Session) -> _Run:
@@ -102,6 +114,8 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session) -> _Run:
         if i + 1 < len(cases):
             fwd, expect_next = send(cases[i + 1])
         error = _case_error(reply, case)
+        if i == 0:
+            run.public = (reply, ref)
         run.errors.append(error)
         run.extra.update(reply.extra)
         for g in exercise.graded:

@@ -7,7 +7,7 @@ worker stores them, the API serves ``to_json()``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 #: Overall statuses (spec §4).
@@ -77,13 +77,23 @@ class GradeResult:
     #: Names of the cases that were run, public first.
     cases: list[str] = field(default_factory=list)
     exercise_version: int = 1
+    #: The public case's (student, reference) tensors of every tensor that is not exact, for
+    #: heatmaps. Not part of the JSON; the student's is None when it had no usable tensor.
+    arrays: dict[str, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON-ready dict (floats made finite-or-None so JSON stays strict)."""
-        return _finite(asdict(self))
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "arrays"}
+        return _finite(_plain(data))
 
     def __repr__(self) -> str:
         return f"<GradeResult {self.exercise} {self.status} {self.score}/{self.max_score}>"
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Turn nested result dataclasses into dicts."""
+    return {k: ([asdict(x) for x in v] if k in ("tensors", "checks") else v)
+            for k, v in data.items()}
 
 
 def _finite(value: Any) -> Any:

@@ -1,0 +1,28 @@
+"""Reach the worker by task name only (``send_task``): web never imports worker."""
+
+from __future__ import annotations
+
+from celery import Celery
+from flask import current_app
+
+GRADE_TASK = "worker.tasks.grade_submission"
+GRADING_QUEUE = "grading"
+
+_clients: dict[str, Celery] = {}
+
+
+def _client() -> Celery:
+    url = current_app.config["REDIS_URL"]
+    if url not in _clients:
+        _clients[url] = Celery("backprop-web", broker=url, set_as_current=False)
+        _clients[url].conf.broker_connection_retry_on_startup = True
+    return _clients[url]
+
+
+def enqueue_grading(submission_id: int) -> None:
+    """Send the grading task for a submission that is already committed.
+
+    Raises when the broker is unreachable; the submission stays ``queued`` in the database
+    and the reconciler sends it again, so nothing is lost.
+    """
+    _client().send_task(GRADE_TASK, args=[submission_id], queue=GRADING_QUEUE)

@@ -1,0 +1,96 @@
+"""Grading tasks. They take ids only; everything else is read from the database."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from functools import partial
+
+from celery import signals
+from flask import current_app
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from grader import get_exercise, grade
+from grader.registry import UnknownExercise
+from grader.sandbox import Sandbox, SandboxError
+from web import submissions
+from worker import logs
+from worker.celery_app import celery
+
+log = logging.getLogger(__name__)
+
+#: Infrastructure failures worth a retry with backoff; a student's error is a result, never
+#: an exception, so it is never retried.
+INFRA_ERRORS = (OperationalError, DBAPIError, SandboxError, ConnectionError)
+
+#: House defaults for every task (Redash's ``job = partial(...)``).
+task = partial(celery.task, bind=True, acks_late=True, reject_on_worker_lost=True)
+
+_sandbox: Sandbox | None = None
+
+
+def sandbox() -> Sandbox:
+    """Return this worker process's warm sandbox, started on first use."""
+    global _sandbox
+    if _sandbox is None:
+        _sandbox = Sandbox()
+    return _sandbox
+
+
+@signals.worker_process_init.connect
+def _init_process(**_) -> None:
+    import torch
+
+    # One thread per pool process: the pool already uses every core, and a forked
+    # process must not inherit a running OpenMP pool.
+    torch.set_num_threads(1)
+    logs.install()
+    sandbox()  # start the zygote now: its torch import overlaps the wait for a first task
+
+
+@signals.worker_process_shutdown.connect
+def _stop_sandbox(**_) -> None:
+    if _sandbox is not None:
+        _sandbox.close()
+
+
+@task(name="worker.tasks.grade_submission", queue="grading", autoretry_for=INFRA_ERRORS,
+      retry_backoff=1, retry_backoff_max=30, retry_jitter=True, max_retries=12)
+def grade_submission(self, submission_id: int) -> str:
+    """Grade one submission and store its result once, however often this task runs."""
+    max_attempts = current_app.config["GRADING_MAX_ATTEMPTS"]
+    claimed = submissions.claim(submission_id, f"{socket.gethostname()}:{self.request.hostname}",
+                                max_attempts)
+    if claimed is None:
+        return "skipped"
+    if claimed.poison:
+        log.error("submission %s killed its worker %s times; storing an error", submission_id,
+                  max_attempts)
+        submissions.store_result(submission_id, submissions.poison_result(claimed,
+                                                                          max_attempts))
+        return "poison"
+    try:
+        exercise = get_exercise(claimed.exercise_id)
+    except UnknownExercise as exc:
+        log.error("submission %s: %s", submission_id, exc)
+        raise
+    result = grade(exercise, claimed.code, sandbox=sandbox(), student=claimed.student,
+                   secret=current_app.config["SECRET_KEY"].encode())
+    stored = submissions.store_result(submission_id, result)
+    log.info("graded submission %s: %s %s/%s in %.0f ms%s", submission_id, result.status,
+             result.score, result.max_score, result.runtime_ms,
+             "" if stored else " (already stored by another run)")
+    return result.status
+
+
+@task(name="worker.tasks.reconcile", queue="grading", autoretry_for=INFRA_ERRORS,
+      max_retries=3)
+def reconcile(self) -> int:
+    """Requeue submissions stuck in queued/running: lost messages, dead workers, Redis restarts."""
+    cfg = current_app.config
+    ids = submissions.stuck(cfg["RECONCILE_QUEUED_AFTER"], cfg["RECONCILE_RUNNING_AFTER"])
+    for submission_id in ids:
+        submissions.requeue(submission_id)
+    if ids:
+        log.warning("reconciler requeued %d stuck submissions: %s", len(ids), ids[:20])
+    return len(ids)
