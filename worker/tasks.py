@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from grader import get_exercise, grade
 from grader.registry import UnknownExercise
+from grader.result import ERROR, GradeResult
 from grader.sandbox import Sandbox, SandboxError
 from web import submissions
 from worker import logs
@@ -71,9 +72,12 @@ def grade_submission(self, submission_id: int) -> str:
         return "poison"
     try:
         exercise = get_exercise(claimed.exercise_id)
-    except UnknownExercise as exc:
+    except UnknownExercise as exc:  # the pack was uninstalled since: a clear error, no retry
         log.error("submission %s: %s", submission_id, exc)
-        raise
+        submissions.store_result(submission_id, GradeResult(
+            exercise=claimed.exercise_id, status=ERROR, score=0.0, max_score=0.0,
+            message=f"cannot grade: {exc}"))
+        return ERROR
     result = grade(exercise, claimed.code, sandbox=sandbox(), student=claimed.student,
                    secret=current_app.config["SECRET_KEY"].encode())
     stored = submissions.store_result(submission_id, result)
