@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/bootstrap.sh test
+bash scripts/services.sh
 .venv/bin/ruff check .
 set +e
 .venv/bin/python -m pytest "$@"

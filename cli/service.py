@@ -130,6 +130,16 @@ def worker_cmd(concurrency: int, beat: bool) -> None:
     os.execv(sys.executable, _celery_argv(concurrency, beat))
 
 
+@click.command("beat")
+def beat_cmd() -> None:
+    """Run the Celery beat scheduler that triggers the reconciler (run exactly one)."""
+    if not os.environ.get("REDIS_URL"):
+        raise click.UsageError("set REDIS_URL; `backprop serve` runs its own scheduler")
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat",
+                              "--schedule", str(instance.home() / "celerybeat-schedule"),
+                              "--loglevel", "INFO"])
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, type=int, show_default=True)
@@ -189,5 +199,5 @@ def serve_cmd(host: str, port: int, concurrency: int) -> None:
 
 def register(group: click.Group) -> None:
     """Add the service commands to the ``backprop`` group."""
-    for command in (db_cmd, user_cmd, token_cmd, worker_cmd, serve_cmd):
+    for command in (db_cmd, user_cmd, token_cmd, worker_cmd, beat_cmd, serve_cmd):
         group.add_command(command)
