@@ -103,9 +103,10 @@ class _nullcontext:
 
 
 def _register_service_commands() -> None:
-    from cli import service
+    from cli import batch, service
 
     service.register(main)
+    main.add_command(batch.batch_cmd)
 
 
 _register_service_commands()

@@ -1,0 +1,57 @@
+"""``backprop batch`` over a folder and a zip, as an instructor would run it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+BACKPROP = str(Path(sys.executable).with_name("backprop"))
+CORPUS = Path(__file__).parents[1] / "corpus/makemore4/ex2"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BACKPROP, "batch", *args], capture_output=True, text=True,
+                          timeout=180)
+
+
+def test_zip_with_hostile_members_to_csv(tmp_path: Path) -> None:
+    archive = tmp_path / "subs.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("alice.py", (CORPUS / "lecture.py").read_text())
+        z.writestr("sub/bob.py", (CORPUS / "bug_sign.py").read_text())
+        z.writestr("../../evil.py", "def backward(t):\n    return {}\n")
+        z.writestr("huge.py", "#" * (300 * 1024))
+        z.writestr("notes.txt", "ignored")
+    out = tmp_path / "grades.csv"
+    proc = run(str(archive), "-e", "makemore4/ex2", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"alice", "bob", "evil", "huge"}
+    assert rows["alice"]["score"] == "1.0" and rows["alice"]["status"] == "graded"
+    assert rows["bob"]["score"] == "0.0" and rows["bob"]["dlogits"] == "0.0"
+    assert rows["huge"]["status"] == "error" and "KiB" in rows["huge"]["message"]
+    assert not (tmp_path.parent.parent / "evil.py").exists()
+    assert {"student", "score", "max_score", "status"} <= set(rows["alice"])
+
+
+def test_folder_to_stdout(tmp_path: Path) -> None:
+    (tmp_path / "carol.py").write_text((CORPUS / "fused.py").read_text())
+    (tmp_path / "dave.py").write_text("def backward(t) return 1\n")
+    proc = run(str(tmp_path), "-e", "makemore4/ex2")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(proc.stdout))}
+    assert rows["carol"]["score"] == "1.0"
+    assert rows["dave"]["status"] == "error" and "SyntaxError" in rows["dave"]["message"]
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    assert run(str(tmp_path), "-e", "makemore4/ex2").returncode == 2  # no .py files
+    (tmp_path / "x.txt").write_text("hi")
+    proc = run(str(tmp_path / "x.txt"), "-e", "makemore4/ex2")
+    assert proc.returncode == 2 and "neither a folder nor a zip" in proc.stderr
+    proc = run(str(tmp_path), "-e", "nope/ex")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
