@@ -5,9 +5,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from grader import instance
+
+#: Friendly words for the error pages; the API answers {"error": ...} instead.
+ERRORS = {
+    400: "The request was not understood.",
+    401: "Please sign in.",
+    403: "You may not do that.",
+    404: "There is nothing here (or it is not yours to see).",
+    413: "That is too large.",
+    429: "Too many requests: wait a little and try again.",
+    500: "Something went wrong on our side. Your work is safe; please try again.",
+}
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -22,9 +34,42 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    # Order matters: the database first, then what uses it.
-    from web import db, health
+    # Order: database, then extensions that read it, then blueprints, then error handlers.
+    from web import db, security
+    from web.extensions import csrf, limiter, login_manager
 
     db.init_app(app)
-    app.register_blueprint(health.bp)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    security.init_app(app)
+
+    from web import api, auth, dashboard, health, results, submit
+
+    for blueprint in (health.bp, auth.bp, dashboard.bp, submit.bp, results.bp, api.bp):
+        app.register_blueprint(blueprint)
+    _error_handlers(app)
     return app
+
+
+def _error_handlers(app: Flask) -> None:
+    def handle(exc: HTTPException):
+        code = exc.code or 500
+        if request.path.startswith("/api/"):
+            detail = exc.description if code != 500 else ERRORS[500]
+            return jsonify(error=detail), code
+        detail = exc.description if code in (400, 413, 429) and exc.description else None
+        return render_template("error.html", code=code, title=ERRORS.get(code, exc.name),
+                               detail=detail), code
+
+    for code in ERRORS:
+        app.register_error_handler(code, handle)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return handle(exc)
+        app.logger.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/api/"):
+            return jsonify(error=ERRORS[500]), 500
+        return render_template("error.html", code=500, title=ERRORS[500], detail=None), 500

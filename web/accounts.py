@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from web.db import db
-from web.models import ROLES, ApiTokens, Courses, Enrolments, Users, utcnow
+from web.models import ROLES, ApiTokens, Assignments, Courses, Enrolments, Users, utcnow
 
 
 class AccountError(ValueError):
@@ -49,9 +49,20 @@ def enrol(user: Users, course_code: str, role: str = "student") -> Enrolments:
     if course is None:
         course = Courses(code=code, title=code)
         db.session.add(course)
+        add_default_assignments(course)
     enrolment = Enrolments(user=user, course=course, role=role)
     db.session.add(enrolment)
     return enrolment
+
+
+def add_default_assignments(course: Courses) -> None:
+    """Give a new course one assignment per registered exercise (no deadline, 20 tries)."""
+    from grader import get_exercise, load_exercises
+
+    for exercise_id in sorted(load_exercises()):
+        db.session.add(Assignments(course=course, exercise_id=exercise_id,
+                                   title=get_exercise(exercise_id).title, max_submissions=20,
+                                   min_interval_seconds=10))
 
 
 def issue_token(email: str, name: str = "cli") -> str:

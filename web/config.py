@@ -53,4 +53,24 @@ def defaults() -> dict[str, Any]:
                                                         TASK_TIME_LIMIT + 30)),
         "RECONCILE_EVERY": float(os.environ.get("RECONCILE_EVERY", 30)),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Students may create their own account with a course's join code.
+        "SELF_REGISTRATION": os.environ.get("SELF_REGISTRATION", "1") not in ("0", "false"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Set SESSION_COOKIE_SECURE=1 behind HTTPS (the embedded default serves plain HTTP).
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": limiter_storage(),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,  # a Redis hiccup must not lock everyone out
     }
+
+
+def limiter_storage() -> str:
+    """Return the Flask-Limiter storage: the broker's Redis, shared by all web processes."""
+    url = broker_url()
+    if url.startswith("redis+socket://"):
+        return "redis+unix://" + url[len("redis+socket://"):]
+    return url if url.startswith(("redis://", "rediss://")) else "memory://"

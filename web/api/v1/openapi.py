@@ -1,0 +1,75 @@
+"""GET /api/v1/openapi.json: the API described for clients and for schemathesis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from grader.result import RESULT_SCHEMA
+from web.api import bp
+
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def document() -> dict[str, Any]:
+    """Return the OpenAPI 3.1 document."""
+    result = {k: v for k, v in RESULT_SCHEMA.items() if k != "$schema"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "backprop-grader API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": _ERROR, "Result": result},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/submissions": {"post": {
+                "summary": "Store a submission and queue it for grading",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["exercise", "code"],
+                    "properties": {"exercise": {"type": "string"},
+                                   "code": {"type": "string"}}}}}},
+                "responses": {
+                    "202": {"description": "queued", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["id", "status"],
+                                   "properties": {"id": {"type": "integer"},
+                                                  "status": {"const": "queued"}}}}}},
+                    "400": _err("malformed request"), "401": _err("missing or bad token"),
+                    "404": _err("unknown exercise"), "413": _err("code too large"),
+                    "429": _err("submission cap or rate limit reached")}}},
+            "/submissions/{id}": {"get": {
+                "summary": "A submission's state and, when done, its result",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the submission", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["id", "status", "exercise"],
+                                   "properties": {
+                                       "id": {"type": "integer"},
+                                       "exercise": {"type": "string"},
+                                       "status": {"enum": ["queued", "running", "done"]},
+                                       "created_at": {"type": "string"},
+                                       "result": {"$ref": "#/components/schemas/Result"}}}}}},
+                    "401": _err("missing or bad token"), "404": _err("no such submission")}}},
+            "/exercises": {"get": {
+                "summary": "The exercise list", "security": [],
+                "responses": {"200": {"description": "exercises", "content": {
+                    "application/json": {"schema": {"type": "array", "items": {
+                        "type": "object", "required": ["id", "title"],
+                        "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                                       "max_score": {"type": "number"}}}}}}}}}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """Return the OpenAPI document."""
+    return jsonify(document())

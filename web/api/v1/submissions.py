@@ -1,0 +1,67 @@
+"""POST /api/v1/submissions and GET /api/v1/submissions/ID."""
+
+from __future__ import annotations
+
+from flask import g, jsonify, request
+from sqlalchemy import select
+
+from grader.registry import UnknownExercise
+from web.api import bp, error
+from web.db import db
+from web.extensions import limiter
+from web.models import DONE, Assignments, Enrolments, Submissions
+from web.submissions import SubmissionRejected, create_submission
+from web.submit import QuotaExceeded, submit_for
+
+
+def _user_key() -> str:
+    user = getattr(g, "api_user", None)
+    return f"user:{user.id}" if user else request.remote_addr or "-"
+
+
+@bp.post("/submissions")
+@limiter.limit("30 per minute", key_func=_user_key,
+               error_message="too many submissions; slow down")
+def create():
+    """Store a submission and queue it: 202 {"id", "status": "queued"}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, 'send a JSON object: {"exercise": ID, "code": SOURCE}')
+    exercise, code = body.get("exercise"), body.get("code")
+    if not isinstance(exercise, str) or not exercise:
+        return error(400, '"exercise" must be an exercise id string, e.g. "makemore4/ex1"')
+    if not isinstance(code, str):
+        return error(400, '"code" must be the source text of your file')
+    user = g.api_user
+    assignment = db.session.scalar(
+        select(Assignments).join(Enrolments, Enrolments.course_id == Assignments.course_id)
+        .where(Enrolments.user_id == user.id, Assignments.exercise_id == exercise)
+        .order_by(Assignments.id).limit(1))
+    try:
+        if assignment is not None:
+            sub = submit_for(user, assignment, code)
+        else:
+            sub = create_submission(exercise_id=exercise, code=code, user_id=user.id)
+    except UnknownExercise as exc:
+        return error(404, str(exc))
+    except SubmissionRejected as exc:
+        return error(413 if "KiB" in str(exc) else 400, str(exc))
+    except QuotaExceeded as exc:
+        response = error(429, str(exc))
+        if exc.quota.wait_seconds:
+            response.headers["Retry-After"] = str(exc.quota.wait_seconds)
+        return response
+    return jsonify(id=sub.id, status=sub.status), 202
+
+
+@bp.get("/submissions/<int:submission_id>")
+def show(submission_id: int):
+    """Return the submission's state and, when done, the result JSON of spec §4."""
+    sub = db.session.get(Submissions, submission_id)
+    if sub is None or sub.user_id != g.api_user.id:
+        return error(404, f"no submission {submission_id} of yours")
+    body = {"id": sub.id, "exercise": sub.exercise_id, "status": sub.status,
+            "created_at": sub.created_at.isoformat() + "Z"}
+    if sub.status == DONE:
+        body["result"] = sub.result
+    return jsonify(body)

@@ -1,0 +1,38 @@
+"""Flask-WTF forms: CSRF on every form, server-side validation with clear messages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import EmailField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    course = StringField("Course code", validators=[DataRequired(), Length(max=40)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField("Repeat password",
+                            validators=[EqualTo("password", "The passwords differ.")])
+
+
+class JoinForm(FlaskForm):
+    course = StringField("Course code", validators=[DataRequired(), Length(max=40)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField("Repeat new password",
+                            validators=[EqualTo("password", "The passwords differ.")])
+
+
+class SubmitForm(FlaskForm):
+    code = TextAreaField("Your backward pass", validators=[Optional()])
+    upload = FileField("…or upload a .py file")

@@ -1,0 +1,88 @@
+"""The exercise page: description, editor (or upload), quota; submitting queues the grading."""
+
+from __future__ import annotations
+
+import markdown
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from sqlalchemy import select
+
+from grader import get_exercise
+from grader.grade import MAX_SOURCE_BYTES
+from web.access import Quota, get_assignment, quota
+from web.db import db
+from web.forms import SubmitForm
+from web.models import Assignments, Submissions, Users
+from web.submissions import SubmissionRejected, create_submission
+
+bp = Blueprint("submit", __name__)
+
+
+class QuotaExceeded(Exception):
+    """The student hit the assignment's cap or rate limit (HTTP 429)."""
+
+    def __init__(self, q: Quota) -> None:
+        super().__init__(q.describe())
+        self.quota = q
+
+
+def submit_for(user: Users, assignment: Assignments, code: str) -> Submissions:
+    """Check the quota, then store and queue — shared by the form and the API."""
+    q = quota(user, assignment)
+    if not q.allowed:
+        raise QuotaExceeded(q)
+    return create_submission(exercise_id=assignment.exercise_id, code=code, user_id=user.id,
+                             assignment_id=assignment.id)
+
+
+@bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
+@login_required
+def exercise(assignment_id: int):
+    """Show the exercise and take a submission (typed or uploaded)."""
+    assignment = get_assignment(assignment_id)
+    ex = get_exercise(assignment.exercise_id)
+    form = SubmitForm()
+    if form.validate_on_submit():
+        code = form.code.data or ""
+        upload = form.upload.data
+        if upload and getattr(upload, "filename", ""):
+            if not upload.filename.endswith(".py"):
+                form.upload.errors.append("Upload a Python file (.py).")
+            raw = upload.read(MAX_SOURCE_BYTES + 1)
+            if len(raw) > MAX_SOURCE_BYTES:
+                abort(413, f"the file is larger than {MAX_SOURCE_BYTES // 1024} KiB")
+            try:
+                code = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                form.upload.errors.append("The file is not UTF-8 text.")
+        if not code.strip() and not form.upload.errors:
+            form.code.errors.append("Write or upload your backward pass first.")
+        if not form.errors:
+            try:
+                sub = submit_for(current_user, assignment, code)
+            except QuotaExceeded as exc:
+                flash(f"Not submitted: {exc}", "error")
+            except SubmissionRejected as exc:
+                form.code.errors.append(str(exc))
+            else:
+                return redirect(url_for("results.submission", submission_id=sub.id))
+    last = db.session.scalar(
+        select(Submissions).where(Submissions.user_id == current_user.id,
+                                  Submissions.assignment_id == assignment.id)
+        .order_by(Submissions.id.desc()).limit(1))
+    if not form.code.data:
+        form.code.data = last.code if last else ex.starter
+    description = Markup(markdown.markdown(ex.description, extensions=["fenced_code"]))
+    return render_template("submit/exercise.html", assignment=assignment, exercise=ex,
+                           description=description, form=form, last=last,
+                           quota=quota(current_user, assignment),
+                           max_kib=current_app.config["MAX_CONTENT_LENGTH"] // 1024)
