@@ -102,11 +102,16 @@ class _nullcontext:
         return None
 
 
+#: Shared with `submit`: a do-nothing context manager where no spinner is shown.
+_Null = _nullcontext
+
+
 def _register_service_commands() -> None:
-    from cli import batch, service
+    from cli import batch, service, submit
 
     service.register(main)
     main.add_command(batch.batch_cmd)
+    main.add_command(submit.submit_cmd)
 
 
 _register_service_commands()

@@ -86,6 +86,18 @@ class GradeResult:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "arrays"}
         return _finite(_plain(data))
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GradeResult:
+        """Rebuild a result from its JSON (unknown keys, e.g. from a newer server, ignored)."""
+        def pick(kind: type, item: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in item.items() if k in kind.__dataclass_fields__}
+
+        return cls(**{**pick(cls, data), "arrays": {},
+                      "tensors": [TensorResult(**pick(TensorResult, t))
+                                  for t in data.get("tensors", [])],
+                      "checks": [CheckResult(**pick(CheckResult, c))
+                                 for c in data.get("checks", [])]})
+
     def __repr__(self) -> str:
         return f"<GradeResult {self.exercise} {self.status} {self.score}/{self.max_score}>"
 
