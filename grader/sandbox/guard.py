@@ -1,24 +1,1067 @@
-"""Autograd is off limits: detect every road into the autograd engine inside the child.
+"""Autograd is off limits: close every road into the autograd engine inside the child.
 
-Stub: the real guards land in the next commit. API used by :mod:`grader.sandbox.child`:
-``install()`` before any student code runs; after each call, ``problems(returned)`` lists what
-was detected (attempts, tampering with the guards, returned tensors carrying a graph).
+API used by :mod:`grader.sandbox.child`: ``install()`` once, before any student code runs;
+after the import and after every ``backward`` call, ``problems(returned)`` lists what was
+detected; ``scan_source(source)`` gives hints (never a verdict on its own).
+
+How it works (see docs/security.md for the threat model and the residual risks)
+---------------------------------------------------------------------------------
+The child never needs autograd, so instead of watching every tensor operation (a
+TorchFunctionMode costs a Python call per op and can be popped) the guards make autograd
+*impossible* and report any attempt the moment it happens:
+
+1. **State.** ``install()`` turns grad mode and forward-mode AD off for good, and turns on
+   anomaly mode, whose C++ hook calls ``torch.fx.traceback.format_stack`` every time an
+   autograd graph node is created — whatever built it (Python, TorchScript, ``torch.ops``,
+   another thread). That function is replaced by a *sensor* that reports a violation, so a
+   graph cannot even be built without being seen. The autograd sequence number (one per
+   graph node) is checked again afterwards.
+2. **Dead ends.** Every entry point into the engine and every switch that could turn
+   autograd back on is replaced by a guard that reports and raises, and *keeps no reference
+   to the original*: grad-mode setters (``torch._C._set_grad_enabled(True)``,
+   ``inference_mode(False)``), the engine object (``Variable._execution_engine``, used by
+   ``Tensor.backward``, ``torch.autograd.grad/backward`` and ``torch.func``), forward AD
+   (dual levels), the functorch transform layers, anomaly-mode switches, the JIT ops that
+   run autograd natively (``torch.ops.aten.grad``/``set_grad_enabled``…). The C function
+   objects are replaced in every module namespace and container that referred to them, so
+   nothing in the process hands them back (an extension module's init-time copy can only be
+   reached by re-creating the module, which is refused). Public spellings
+   (``torch.autograd.grad``, ``torch.func.grad``, ``torch.autograd.functional.jacobian``…)
+   are dead ends too, so the message names what the submission wrote.
+3. **Intent flags.** ``requires_grad_()``, ``requires_grad = True``, factory
+   ``requires_grad=True``, ``nn.Parameter`` and PyTorch's own backward kernels
+   (``torch._softmax_backward_data``…) are reported as well.
+4. **Immediate report.** A guard that trips writes the ``violation`` frame to the parent
+   straight away and ends the child: catching the exception, clearing module state or
+   patching the harness afterwards cannot undo it.
+5. **Audit hook.** ``sys.addaudithook`` (it cannot be removed) reports the introspection
+   and patching routes that could bring originals back or rewrite memory: ``ctypes``,
+   ``gc.get_objects/get_referrers/get_referents``, ``sys.settrace/setprofile``, rewriting
+   the code or defaults of grader/torch functions, swapping the sensor module's class,
+   re-executing the grader's own code, sub-interpreters, writing to ``/proc/*/mem``. It also
+   refuses what would run code outside these guards: threads (they start with grad mode on),
+   new processes, new compiled extension modules, TorchScript, ``torch.compile``'s
+   frame-evaluation hook. A second hook is the only holder of the real ``torch.ops``
+   resolvers; it hands out every operator except the autograd ones.
+6. **After each call** ``problems()`` re-checks that every guard is still in place, that grad
+   mode and forward AD are still off, anomaly mode on, no graph node was created, and that no
+   returned tensor carries a ``grad_fn`` or ``requires_grad``.
 """
 
 from __future__ import annotations
 
+import gc
+import linecache
+import os
+import re
+import select
+import struct
+import sys
+import types
 from typing import Any
+
+import torch
+
+#: What the child calls its submission (see :data:`grader.sandbox.child.FILENAME`).
+SUBMISSION = "submission.py"
+#: The job socket's fd in the child (the zygote dup2()s it to 3).
+JOB_FD = 3
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_GRADER_DIR = os.path.dirname(_HERE)
+
+_C = torch._C
+_TensorBase = _C.TensorBase
+_ModuleType = types.ModuleType
+_FunctionType = types.FunctionType
+_CodeType = types.CodeType
+
+#: Every violation seen in this process, in order (survives the student catching errors).
+_VIOLATIONS: list[str] = []
+#: (owner, attribute, guard) for every installed guard, re-checked by :func:`problems`.
+_INSTALLED: list[tuple[Any, str, Any]] = []
+_STATE: dict[str, Any] = {"applied": False, "installed": False, "reported": False,
+                         "source": "", "seq": 0}
+
+
+# ---------------------------------------------------------------------------------------
+# reporting
+
+
+def _ascii_json_str(text: str, _ctrl: tuple[str, ...] = tuple(map(chr, range(32)))) -> str:
+    """Return ``text`` as a JSON string literal using only C-level ``str`` methods."""
+    s = text.encode("ascii", "replace").decode("ascii")
+    s = s.replace("\\", "\\\\").replace('"', '\\"')
+    for c in _ctrl:
+        if c in s:
+            s = s.replace(c, " ")
+    return '"' + s + '"'
+
+
+def _violation_frame(message: str, hints: list[str]) -> bytes:
+    raw = ('{"type":"violation","message":' + _ascii_json_str(message[:2000])
+           + ',"hints":[' + ",".join(_ascii_json_str(h[:200]) for h in hints[:10])
+           + '],"tensors":[]}').encode("ascii")
+    return struct.pack("!I", len(raw)) + raw
+
+
+def _deliver(message: str, *, _write=os.write, _exit=os._exit, _select=select.select,
+             _fd: int = JOB_FD, _streams=(sys.stdout, sys.stderr), _type=type) -> None:
+    """Send the violation to the parent at once and end the process.
+
+    Everything it uses is bound at definition time (rewriting ``__defaults__`` of this
+    function is refused by the audit hook); the streams flushed first are the process's own
+    (bound when the zygote imported this module), flushed through their type so that nothing
+    the submission replaced runs. Returns only if the job socket is unusable, in which case
+    :func:`problems` reports the recorded violation later.
+    """
+    for stream in _streams:  # what the submission printed so far, before the child ends
+        try:
+            _type(stream).flush(stream)
+        except BaseException:  # noqa: BLE001 — e.g. a closed stream
+            pass
+    try:
+        hints = scan_source(_STATE["source"])
+    except Exception:  # noqa: BLE001
+        hints = []
+    try:
+        frame = _violation_frame(message, hints)
+    except Exception:  # noqa: BLE001
+        frame = _violation_frame("autograd use", [])
+    try:
+        view = memoryview(frame)
+        while view:
+            try:
+                n = _write(_fd, view)
+            except BlockingIOError:
+                _select([], [_fd], [], 1.0)
+                continue
+            view = view[n:]
+    except OSError:
+        return  # not in a sandboxed child (or fd 3 was closed): fall back to problems()
+    _STATE["reported"] = True
+    _exit(0)
+
+
+def _where(_getframe=sys._getframe) -> tuple[int | None, str | None]:
+    """Return the submission's line that led here and the first function it called."""
+    try:
+        frame = _getframe(2)
+        callee = None
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename == SUBMISSION:
+                via = None
+                if callee is not None:
+                    mod = callee.f_globals.get("__name__")
+                    cfile = callee.f_code.co_filename
+                    if isinstance(mod, str) and mod != __name__ and not cfile.startswith("<"):
+                        qual = callee.f_code.co_qualname.split(".<locals>")[0]
+                        via = f"{mod}.{qual}"
+                return frame.f_lineno, via
+            callee = frame
+            frame = frame.f_back
+    except Exception:  # noqa: BLE001 — best effort only
+        pass
+    return None, None
+
+
+def _trip(what: str) -> None:
+    """Record a violation, report it to the parent at once and end the child.
+
+    When there is no job socket (tests, or the student closed fd 3) it returns and the
+    caller raises; :func:`problems` reports the recorded violation at the next check.
+    """
+    line, via = _where()
+    message = what
+    if via and via.split(".")[-1] not in what:
+        message += f", called through {via}"
+    if line is not None:
+        message += f" (line {line})"
+    _VIOLATIONS.append(message)
+    if _STATE["installed"] and not _STATE["reported"]:
+        _deliver(message)
+
+
+class AutogradForbidden(RuntimeError):
+    """Raised by a guard (only seen when the violation could not be reported at once)."""
+
+
+def _dead(label: str, name: str = "guard"):
+    """Return a dead end: calling it reports ``label`` and raises."""
+    trip = _trip
+
+    def guard(*args: Any, **kwargs: Any) -> Any:
+        trip(label)
+        raise AutogradForbidden(f"autograd is off limits in this exercise: {label}")
+
+    guard.__name__ = guard.__qualname__ = name
+    return guard
+
+
+def _refused(label: str, name: str = "refused", exc: type[Exception] = RuntimeError):
+    """Return a dead end that refuses a feature the sandbox does not offer (no violation)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise exc(f"{label} is not available in the grading sandbox")
+
+    refuse.__name__ = refuse.__qualname__ = name
+    return refuse
+
+
+# ---------------------------------------------------------------------------------------
+# guards that keep behaviour for the harmless direction
+
+
+def _make_grad_mode_guard(is_enabled):
+    trip = _trip
+
+    def _set_grad_enabled(mode: Any) -> None:
+        if mode is not False:
+            trip("re-enabling grad mode (torch.enable_grad / torch.set_grad_enabled(True))")
+            raise AutogradForbidden("autograd is off limits: grad mode stays disabled")
+        if is_enabled():  # grad mode is off for good; if it is on, something turned it on
+            trip("grad mode was switched on behind the guards' back")
+            raise AutogradForbidden("autograd is off limits: grad mode stays disabled")
+
+    return _set_grad_enabled
+
+
+def _make_fwd_grad_guard(is_enabled):
+    trip = _trip
+
+    def _set_fwd_grad_enabled(mode: Any) -> None:
+        if mode is not False or is_enabled():
+            trip("forward-mode AD (torch.autograd.forward_ad / torch.func.jvp)")
+            raise AutogradForbidden("autograd is off limits: forward AD stays disabled")
+
+    return _set_fwd_grad_enabled
+
+
+def _make_anomaly_guard(is_enabled):
+    trip = _trip
+
+    def set_anomaly_enabled(enabled: Any, check_nan: Any = True) -> None:
+        if enabled is not True or not is_enabled():
+            trip("the autograd guards were tampered with (anomaly mode switched off)")
+            raise AutogradForbidden("the autograd guards must stay in place")
+
+    return set_anomaly_enabled
+
+
+class _InferenceModeGuard:
+    """Stands in for ``torch._C._InferenceMode`` (what ``torch.inference_mode`` enters).
+
+    ``inference_mode(True)`` becomes a no-op (grad mode is off anyway); ``inference_mode(False)``
+    would switch grad mode on, so it is a violation. The real class keeps no constructor.
+    """
+
+    def __init__(self, mode: Any = True) -> None:
+        if mode is not True:
+            _trip("re-enabling grad mode (torch.inference_mode(False))")
+            raise AutogradForbidden("autograd is off limits: grad mode stays disabled")
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: Any) -> None:
+        return None
+
+
+class _EngineGuard:
+    """Stands in for ``Variable._execution_engine``: every method is a dead end."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return _dead(f"the autograd engine (Variable._execution_engine.{name})", name)
+
+    def __repr__(self) -> str:
+        return "<autograd engine: disabled in the grading sandbox>"
+
+
+class _ImperativeEngineGuard:
+    """Stands in for ``torch._C._ImperativeEngine``: creating an engine is a violation."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        _trip("the autograd engine (torch._C._ImperativeEngine)")
+        raise AutogradForbidden("autograd is off limits in this exercise")
+
+
+def _requires_grad_guards() -> dict[str, Any]:
+    """Return the ``torch.Tensor`` attribute overrides that flag ``requires_grad``."""
+    base_rg = _TensorBase.requires_grad
+    base_rg_ = _TensorBase.requires_grad_
+    base_make_subclass = _TensorBase._make_subclass
+    base_wrapper = _TensorBase._make_wrapper_subclass
+    trip = _trip
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad is not False:
+            trip("requires_grad_() on a tensor (building an autograd graph)")
+            raise AutogradForbidden("autograd is off limits in this exercise")
+        return base_rg_(self, False)
+
+    def _get(self):
+        return base_rg.__get__(self)
+
+    def _set(self, value):
+        if value is not False:
+            trip("setting requires_grad = True on a tensor (building an autograd graph)")
+            raise AutogradForbidden("autograd is off limits in this exercise")
+        base_rg.__set__(self, value)
+
+    def _make_subclass(cls, data, require_grad=False, *args, **kwargs):
+        if require_grad is not False:
+            trip("a tensor that requires grad (torch.nn.Parameter / "
+                 "Tensor._make_subclass(..., requires_grad=True))")
+            raise AutogradForbidden("autograd is off limits in this exercise")
+        return base_make_subclass(cls, data, False, *args, **kwargs)
+
+    def _make_wrapper_subclass(cls, *args, **kwargs):
+        if kwargs.get("requires_grad", False) is not False:
+            trip("a tensor that requires grad (Tensor._make_wrapper_subclass(..., "
+                 "requires_grad=True))")
+            raise AutogradForbidden("autograd is off limits in this exercise")
+        return base_wrapper(cls, *args, **kwargs)
+
+    out: dict[str, Any] = {
+        "requires_grad_": requires_grad_,
+        "requires_grad": property(_get, _set, doc=base_rg.__doc__),
+        "_make_subclass": staticmethod(_make_subclass),
+        "_make_wrapper_subclass": staticmethod(_make_wrapper_subclass),
+        "backward": _dead("Tensor.backward()", "backward"),
+    }
+    for name in ("new_empty", "new_empty_strided", "new_full", "new_ones", "new_tensor",
+                 "new_zeros"):
+        out[name] = _factory_guard(getattr(_TensorBase, name), f"Tensor.{name}")
+    return out
+
+
+def _factory_guard(orig, label: str):
+    """Wrap a factory so that ``requires_grad=True`` is reported (the original is public)."""
+    trip = _trip
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        if "requires_grad" in kwargs and kwargs["requires_grad"] is not False:
+            trip(f"{label}(..., requires_grad=True) (building an autograd graph)")
+            raise AutogradForbidden("autograd is off limits in this exercise")
+        return orig(*args, **kwargs)
+
+    factory.__name__ = factory.__qualname__ = getattr(orig, "__name__", label)
+    factory.__doc__ = getattr(orig, "__doc__", None)
+    return factory
+
+
+def _variable_new_guard():
+    base_new = _C._LegacyVariableBase.__new__
+
+    def __new__(cls, *args, **kwargs):
+        if (len(args) > 1 and args[1] is not False) or len(args) > 3 \
+                or kwargs.get("requires_grad", False) is not False \
+                or kwargs.get("_grad_fn") is not None:
+            _trip("torch.autograd.Variable(..., requires_grad=True)")
+            raise AutogradForbidden("autograd is off limits in this exercise")
+        return base_new(cls, *args, **kwargs)
+
+    return staticmethod(__new__)
+
+
+# ---------------------------------------------------------------------------------------
+# the sensor: anomaly mode reports every graph node through torch.fx.traceback.format_stack
+
+
+def _sensor(*args: Any, **kwargs: Any) -> Any:
+    _trip("an autograd graph was built (an operation recorded a grad_fn, e.g. after "
+          "re-enabling grad mode, or torch.autograd.Function.apply)")
+    raise AutogradForbidden("autograd is off limits in this exercise")
+
+
+class _SensorModule(_ModuleType):
+    """Module class for ``torch.fx.traceback``: ``format_stack`` is always the sensor."""
+
+    def __getattribute__(self, name: str, _get=_ModuleType.__getattribute__,
+                         _sensor=_sensor) -> Any:
+        if name == "format_stack":
+            return _sensor
+        return _get(self, name)
+
+    def __setattr__(self, name: str, value: Any, _set=_ModuleType.__setattr__) -> None:
+        if name == "format_stack":
+            _trip("the autograd guards were tampered with "
+                  "(torch.fx.traceback.format_stack replaced)")
+            raise AutogradForbidden("the autograd guards must stay in place")
+        _set(self, name, value)
+
+    def __delattr__(self, name: str, _del=_ModuleType.__delattr__) -> None:
+        if name == "format_stack":
+            _trip("the autograd guards were tampered with "
+                  "(torch.fx.traceback.format_stack deleted)")
+            raise AutogradForbidden("the autograd guards must stay in place")
+        _del(self, name)
+
+
+# ---------------------------------------------------------------------------------------
+# torch.ops: the real resolvers live only inside an audit hook
+
+
+_OPS_EVENT = "backprop.guard.ops"
+#: Operators that run autograd natively (JIT-registered or dispatcher ops).
+_DENIED_OPS = frozenset({
+    "aten::set_grad_enabled", "aten::grad", "aten::backward", "aten::_backward",
+    "aten::requires_grad_", "aten::_make_dual", "aten::_make_dual_copy", "aten::_unpack_dual",
+    "aten::_fw_primal", "aten::_fw_primal_copy", "aten::retain_grad", "aten::get_gradients",
+    "prim::grad", "aten::_set_fw_grad",
+})
+
+
+def _op_denied(name: str) -> bool:
+    """Return whether ``name`` (``ns::op`` or ``ns.op``) is an autograd operator."""
+    qual = name.replace(".", "::", 1) if "::" not in name else name
+    return qual.split(".")[0] in _DENIED_OPS
+
+
+def _make_ops_vault(originals: tuple[Any, ...]):
+    """Return an audit hook that is the only holder of the real ``torch.ops`` resolvers.
+
+    The hook object is referenced by nothing but the interpreter's hook list, never calls
+    code the student controls (arguments are checked with ``type(x) is str``), never raises
+    and keeps no exception, so neither its frame nor its defaults can be reached.
+    """
+
+    def vault(event, args, _event=_OPS_EVENT, _fns=originals, _type=type, _str=str,
+              _tuple=tuple, _list=list, _int=int, _len=len, _denied=_DENIED_OPS):
+        if event != _event:
+            return
+        if _type(args) is not _tuple or _len(args) != 3:
+            return
+        which, call, box = args
+        if _type(box) is not _list or _type(which) is not _int or _type(call) is not _tuple:
+            return
+        for a in call:
+            if _type(a) is not _str:
+                box.append(("error", "operator names must be str"))
+                return
+        if not call:
+            box.append(("error", "missing operator name"))
+            return
+        name = call[0]
+        qual = name if "::" in name else name.replace(".", "::", 1)
+        base = qual.split(".")[0]
+        if base in _denied:
+            box.append(("denied", name))
+            return
+        try:
+            result = _fns[which](*call)
+        except BaseException as exc:  # noqa: BLE001 — e.g. unknown operator
+            box.append(("error", _str(exc)))
+            del exc
+            return
+        box.append(("ok", result))
+
+    return vault
+
+
+def _ops_resolver(which: int, label: str):
+    audit = sys.audit
+
+    def resolver(*names: Any) -> Any:
+        box: list[Any] = []
+        audit(_OPS_EVENT, which, tuple(names), box)
+        if not box:
+            raise RuntimeError(f"{label} is unavailable")
+        kind, value = box[0]
+        if kind == "ok":
+            return value
+        if kind == "denied":
+            _trip(f"the autograd operator torch.ops.{str(value).replace('::', '.')}")
+            raise AutogradForbidden("autograd is off limits in this exercise")
+        raise RuntimeError(value)
+
+    resolver.__name__ = resolver.__qualname__ = label
+    return resolver
+
+
+# ---------------------------------------------------------------------------------------
+# the audit hook
+
+
+_TRIP_EVENTS = {
+    "gc.get_objects": "gc.get_objects() (heap introspection can dig up the autograd originals)",
+    "gc.get_referrers": "gc.get_referrers() (heap introspection can dig up the autograd "
+                        "originals)",
+    "gc.get_referents": "gc.get_referents() (heap introspection can dig up the autograd "
+                        "originals)",
+    "cpython.PyInterpreterState_New": "a sub-interpreter (it would import a fresh, unguarded "
+                                      "torch)",
+}
+_REFUSED_EVENTS = {
+    "os.exec": "running programs", "os.posix_spawn": "running programs",
+    "os.spawn": "running programs", "os.system": "running programs",
+    "subprocess.Popen": "running programs", "os.startfile": "running programs",
+    "os.symlink": "creating symlinks", "os.link": "creating hard links",
+}
+
+
+def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str]):
+    """Return the audit hook that reports escape routes and refuses outside execution."""
+    trip = _trip
+    write_flags = os.O_WRONLY | os.O_RDWR
+
+    def policy(event, args, _type=type, _str=str, _bytes=bytes, _int=int, _tuple=tuple,
+               _func=_FunctionType, _code=_CodeType, _trip_events=_TRIP_EVENTS,
+               _refused=_REFUSED_EVENTS, _sensor_module=sensor_module,
+               _protected=protected_files, _write_flags=write_flags,
+               _exc=PermissionError, _len=len):
+        if _type(event) is not _str:
+            return
+        if event == "object.__getattr__" or event == "builtins.id" \
+                or event == "sys._getframe":
+            return  # the hot, harmless ones first
+        if event.startswith("ctypes."):
+            trip(f"ctypes ({event}: raw memory access can rewrite the autograd guards)")
+            raise _exc("ctypes is not available in the grading sandbox")
+        what = _trip_events.get(event)
+        if what is not None:
+            trip(what)
+            raise _exc("not available in the grading sandbox")
+        if event == "sys.settrace" or event == "sys.setprofile":
+            # raised with no arguments, for None as well: any tracer is refused
+            trip(f"{event}() (a tracer can rewrite the guards' frames)")
+            raise _exc("tracing is not available in the grading sandbox")
+        if event == "object.__setattr__" or event == "object.__delattr__":
+            if _type(args) is not _tuple or _len(args) < 2:
+                return
+            obj, name = args[0], args[1]
+            if name == "__class__" and obj is _sensor_module:
+                trip("the autograd guards were tampered with (torch.fx.traceback's class)")
+                raise _exc("the autograd guards must stay in place")
+            if _type(obj) is _func and (name == "__code__" or name == "__defaults__"
+                                        or name == "__kwdefaults__"):
+                mod = obj.__module__
+                if _type(mod) is _str and (mod.startswith("grader") or mod.startswith("torch")):
+                    trip(f"the autograd guards were tampered with ({mod}.{obj.__qualname__}"
+                         f".{name} rewritten)")
+                    raise _exc("the autograd guards must stay in place")
+            return
+        if event == "exec":
+            if _type(args) is _tuple and _len(args) >= 1 and _type(args[0]) is _code \
+                    and args[0].co_filename in _protected:
+                trip("the autograd guards were tampered with (the code of "
+                     f"{args[0].co_filename.rsplit('site-packages/', 1)[-1]} was executed "
+                     "again, e.g. importlib.reload)")
+                raise _exc("the autograd guards must stay in place")
+            return
+        if event == "open":
+            if _type(args) is not _tuple or _len(args) < 3:
+                return
+            path, mode, flags = args[0], args[1], args[2]
+            writing = (_type(flags) is _int and flags & _write_flags) or (
+                _type(mode) is _str and ("w" in mode or "a" in mode or "+" in mode
+                                         or "x" in mode))
+            if not writing:
+                return
+            if _type(path) is _bytes:
+                path = path.decode("utf-8", "surrogateescape")
+            if _type(path) is _int:
+                return  # an fd opened (and checked) earlier
+            if _type(path) is not _str:
+                raise _exc("open() for writing needs a str path in the grading sandbox")
+            parts = path.split("/")
+            if "proc" in parts or (parts and parts[-1] == "mem"):
+                trip(f"writing to {path!r} (process memory can rewrite the autograd guards)")
+                raise _exc("not available in the grading sandbox")
+            return
+        what = _refused.get(event)
+        if what is not None:
+            raise _exc(f"{what} is not available in the grading sandbox")
+
+    return policy
+
+
+# ---------------------------------------------------------------------------------------
+# the plan: what to replace, computed once when the zygote imports this module
+
+
+#: Extension modules a submission may need; loaded in the zygote because the child cannot
+#: load new compiled modules (re-creating a loaded one would hand back unguarded originals).
+_PRELOAD = ("math", "cmath", "_bisect", "_heapq", "_random", "_json", "_struct", "_pickle",
+            "array", "_statistics", "_datetime", "_decimal", "_contextvars", "_csv", "binascii",
+            "zlib", "select", "unicodedata", "_typing", "_opcode", "_queue", "_blake2", "_md5",
+            "_sha1", "_sha256", "_sha3", "_sha512", "_bz2", "_lzma", "fcntl", "resource",
+            "_socket", "_posixsubprocess", "_uuid", "_zoneinfo", "_hashlib", "_multibytecodec",
+            "pyexpat", "_elementtree", "mmap", "_asyncio", "_lsprof",
+            "random", "statistics", "fractions", "decimal", "itertools", "functools",
+            "collections", "dataclasses", "typing", "string", "heapq", "bisect", "copy",
+            "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "torch.func",
+            "torch.autograd.functional", "torch.autograd.forward_ad", "torch.fx.traceback",
+            "torch.nn.functional", "torch.jit")
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in (*sys.builtin_module_names, *_PRELOAD):
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 — optional
+                pass
+
+
+def _dead_map() -> dict[str, tuple[Any, Any]]:
+    """Return ``{"owner.attr": (owner, guard)}`` for every plain attribute replacement."""
+    import torch.autograd.forward_ad as fwAD
+    import torch.autograd.functional as AF
+    import torch.func as tfunc
+
+    C = _C
+    m: dict[str, tuple[Any, Any]] = {}
+
+    def dead(owner: Any, name: str, label: str) -> None:
+        if hasattr(owner, name):
+            m[f"{getattr(owner, '__name__', owner)}.{name}"] = (owner, _dead(label, name))
+
+    def refuse(owner: Any, name: str, label: str, exc: type[Exception] = RuntimeError) -> None:
+        if hasattr(owner, name):
+            m[f"{getattr(owner, '__name__', owner)}.{name}"] = (owner, _refused(label, name, exc))
+
+    # grad mode, forward AD, anomaly mode
+    m["torch._C._set_grad_enabled"] = (C, _make_grad_mode_guard(C.is_grad_enabled))
+    m["torch._C._set_fwd_grad_enabled"] = (C, _make_fwd_grad_guard(C._is_fwd_grad_enabled))
+    m["torch._C.set_anomaly_enabled"] = (C, _make_anomaly_guard(C.is_anomaly_enabled))
+    m["torch._C._InferenceMode"] = (C, _InferenceModeGuard)
+    for name in ("__init__", "__enter__", "__exit__"):  # the real class, for __subclasses__
+        m[f"_InferenceMode.{name}"] = (C._InferenceMode, _dead(
+            "re-enabling grad mode (the real torch._C._InferenceMode)", name))
+    for name in ("_enter_dual_level", "_exit_dual_level"):
+        dead(C, name, "forward-mode AD (torch.autograd.forward_ad dual levels)")
+    for name in ("_make_dual", "_unpack_dual"):
+        dead(torch, name, f"forward-mode AD (torch.{name})")
+    for name in ("make_dual", "unpack_dual", "enter_dual_level", "exit_dual_level",
+                 "dual_level"):
+        dead(fwAD, name, f"forward-mode AD (torch.autograd.forward_ad.{name})")
+
+    # the reverse engine and its public spellings
+    m["torch._C._ImperativeEngine"] = (C, _ImperativeEngineGuard)
+    for name in ("grad", "backward"):
+        dead(torch.autograd, name, f"torch.autograd.{name}()")
+    dead(torch.autograd.graph, "_engine_run_backward", "the autograd engine")
+    for name in ("vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"):
+        dead(AF, name, f"torch.autograd.functional.{name}()")
+
+    # torch.func / functorch
+    for name in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian",
+                 "linearize"):
+        dead(tfunc, name, f"torch.func.{name}()")
+    F = C._functorch
+    for name in ("_grad_increment_nesting", "_grad_decrement_nesting", "_jvp_increment_nesting",
+                 "_jvp_decrement_nesting", "_wrap_for_grad", "_unwrap_for_grad",
+                 "set_inplace_requires_grad_allowed"):
+        dead(F, name, "a torch.func (functorch) autograd transform")
+    dead(C._dynamo.compiled_autograd, "set_autograd_compiler", "compiled autograd")
+
+    # PyTorch's own backward kernels: the exercise is to write them by hand
+    for name in dir(torch):
+        if "backward" in name and callable(getattr(torch, name, None)):
+            dead(torch, name, f"PyTorch's built-in backward kernel torch.{name}")
+
+    # TorchScript / JIT: compiled code would run outside the guards
+    for name in ("_jit_script_compile", "_jit_script_compile_overload",
+                 "_jit_script_class_compile", "_jit_script_interface_compile",
+                 "_create_function_from_graph", "_create_function_from_trace",
+                 "_create_function_from_trace_with_dict", "_jit_trace_graph", "_jit_trace_module",
+                 "_jit_interpret_graph", "import_ir_module", "import_ir_module_from_buffer",
+                 "_import_ir_module_from_package", "_load_for_lite_interpreter",
+                 "_load_for_lite_interpreter_from_buffer", "_load_jit_module_from_bytes",
+                 "_load_jit_module_from_file", "_load_mobile_module_from_bytes",
+                 "_load_mobile_module_from_file", "_jit_run_cpp_tests", "parse_ir",
+                 "_compile_graph_to_code_table", "fork", "_awaitable", "_create_graph_by_tracing",
+                 "_create_module_with_type", "_create_object_with_type", "_freeze_module",
+                 "_jit_to_backend", "_jit_to_backend_selective", "_pickle_load_obj",
+                 "_jit_pass_create_autodiff_subgraphs", "_run_emit_module_hook"):
+        refuse(C, name, "TorchScript (torch.jit)")
+    for cls, names in ((C.CompilationUnit, ("__init__", "define", "create_function")),
+                       (C.ScriptModule, ("_define", "_create_method_from_trace",
+                                         "_create_method_from_trace_with_dict"))):
+        for name in names:
+            if name in cls.__dict__:
+                m[f"{cls.__name__}.{name}"] = (cls, _refused("TorchScript (torch.jit)", name))
+
+    # frame evaluation hooks (torch.compile / dynamo) can substitute code for any frame
+    ef = C._dynamo.eval_frame
+    for name in dir(ef):
+        if name.startswith("set_") or name in ("register_breakpoint_code",
+                                               "_load_precompile_entry", "reset_code"):
+            refuse(ef, name, "torch.compile (frame evaluation hooks)")
+
+    # threads start with grad mode on; processes and new extension modules run unguarded
+    import _imp
+    import _posixsubprocess
+    import _thread
+
+    for name in ("start_new_thread", "start_new", "start_joinable_thread"):
+        refuse(_thread, name, "threads")
+    refuse(_posixsubprocess, "fork_exec", "running programs", PermissionError)
+    for name in ("create_dynamic", "create_builtin"):
+        refuse(_imp, name, "loading a compiled extension module", ImportError)
+    return m
+
+
+def _scan(objs: dict[int, Any], modules: list[Any]) -> list[tuple]:
+    """Find every reference to the objects to hide in module dicts and their containers.
+
+    ``objs`` maps the ``id()`` of each original (alive: its namespaces hold it) to its guard.
+    Returns fix-ups ``(kind, container, key, id(old), new)`` applied by :func:`install`. They
+    name the originals by ``id()`` only: a plan that held them would keep them reachable, and
+    dropping thousands of references in the forked child would copy pages for nothing.
+    """
+    fixes: list[tuple] = []
+    containers = (list, dict, set, tuple, frozenset)
+
+    def walk(value: Any, depth: int) -> Any:
+        """Return a rebuilt immutable container (or None); queue fixes for mutable ones."""
+        t = type(value)
+        if depth > 3:
+            return None
+        if t is list:
+            for i, item in enumerate(value):
+                new = objs.get(id(item))
+                if new is None and type(item) in containers:
+                    new = walk(item, depth + 1)
+                if new is not None:
+                    fixes.append(("item", value, i, id(item), new))
+        elif t is dict:
+            for k, item in list(value.items()):
+                new = objs.get(id(item))
+                if new is None and type(item) in containers:
+                    new = walk(item, depth + 1)
+                if new is not None:
+                    fixes.append(("item", value, k, id(item), new))
+                if id(k) in objs:
+                    fixes.append(("key", value, None, id(k), objs[id(k)]))
+        elif t is set:
+            for item in list(value):
+                if id(item) in objs:
+                    fixes.append(("member", value, None, id(item), objs[id(item)]))
+        elif t in (tuple, frozenset):
+            changed = False
+            items = []
+            for item in value:
+                new = objs.get(id(item))
+                if new is None and type(item) in containers:
+                    new = walk(item, depth + 1)
+                items.append(item if new is None else new)
+                changed = changed or new is not None
+            if changed:
+                return t(items)
+        return None
+
+    for mod in modules:
+        try:
+            d = mod.__dict__
+        except Exception:  # noqa: BLE001 — exotic module objects
+            continue
+        if type(d) is not dict:
+            continue
+        for k, v in list(d.items()):
+            new = objs.get(id(v))
+            if new is None and type(v) in containers:
+                new = walk(v, 1)
+            if new is not None:
+                fixes.append(("attr", mod, k, id(v), new))
+    return fixes
+
+
+class _Plan:
+    """Everything :func:`install` applies, prepared at import time (in the zygote)."""
+
+    def __init__(self) -> None:
+        _preload()
+        import torch.fx.traceback  # noqa: F401 — the sensor's module
+
+        self.dead = _dead_map()
+        self.tensor_attrs = _requires_grad_guards()
+        self.factories: dict[str, Any] = {}
+        for name in dir(torch):
+            obj = getattr(torch, name, None)
+            doc = getattr(obj, "__doc__", None)
+            if type(obj).__name__ == "builtin_function_or_method" and (
+                    (isinstance(doc, str) and "requires_grad" in doc)
+                    or name in ("scalar_tensor", "tril_indices", "triu_indices", "normal",
+                                "from_file", "empty_quantized", "sparse_compressed_tensor")):
+                self.factories[name] = _factory_guard(obj, f"torch.{name}")
+        self.variable_new = _variable_new_guard()
+        self.engine = _EngineGuard()
+        self.resolvers = {"_jit_get_operation": _ops_resolver(0, "_jit_get_operation"),
+                          "_get_operation_overload": _ops_resolver(1, "_get_operation_overload"),
+                          "_dispatch_find_schema_or_throw":
+                              _ops_resolver(2, "_dispatch_find_schema_or_throw")}
+        # hide the originals everywhere: every module namespace and container that holds one
+        objs: dict[int, Any] = {}
+        for key, (owner, guard) in self.dead.items():
+            name = key.rsplit(".", 1)[1]
+            orig = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name)
+            if orig is not None and not isinstance(orig, (bool, int, str)):
+                objs[id(orig)] = guard
+        for name, guard in self.resolvers.items():
+            objs[id(getattr(_C, name))] = guard
+        objs[id(torch.autograd.variable.Variable.__dict__["_execution_engine"])] = self.engine
+        del orig
+        self.op_cache: list[tuple[dict, str]] = []
+        for ns in list(torch.ops.__dict__.values()):
+            d = getattr(ns, "__dict__", None)
+            if type(d) is dict and type(ns).__name__ == "_OpNamespace":
+                self.op_cache += [(d, n) for n in d if _op_denied(f"{ns.name}::{n}")]
+        self.seen_modules = set(sys.modules)
+        self.fixes = _scan(objs, list(sys.modules.values()))
+        self.objs = objs
+        # re-running the code of an already loaded grader or torch module (importlib.reload,
+        # exec of its code object) would rebuild what the guards replaced
+        self.protected_files = frozenset(
+            f for name, m in list(sys.modules.items())
+            if name.split(".")[0] in ("grader", "torch", "functorch")
+            and isinstance(f := getattr(m, "__file__", None), str) and f.endswith(".py"))
+
+
+_PLAN: _Plan | None = None
+
+
+def _in_zygote() -> bool:
+    """Return whether the zygote's ``main()`` is importing this module (see zygote.PRELOAD)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "main" and code.co_filename.endswith(
+                os.path.join("grader", "sandbox", "zygote.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def prepare() -> None:
+    """Compute the plan (idempotent); the zygote pays this when it imports the child.
+
+    In the zygote it also applies the replacements (:func:`_apply`): every child inherits
+    them through ``fork()`` for free, where applying them in the child would copy every page
+    they touch. Nothing in the zygote uses autograd. Anywhere else (the grader, tests) only
+    the plan is made; :func:`install` applies it.
+    """
+    global _PLAN
+    if _PLAN is None and not _STATE["applied"]:
+        _PLAN = _Plan()
+        if _in_zygote():
+            _apply()
+
+
+# ---------------------------------------------------------------------------------------
+# install / problems
+
+
+def _set(owner: Any, name: str, value: Any) -> None:
+    setattr(owner, name, value)
+    _INSTALLED.append((owner, name, value))
+
+
+def _apply_fix(fix: tuple) -> None:
+    kind, container, key, old_id, new = fix
+    if kind == "attr":
+        if id(container.__dict__.get(key)) == old_id:
+            setattr(container, key, new)
+    elif kind == "item":
+        if id(container[key]) == old_id:
+            container[key] = new
+    elif kind == "key":
+        for k in [k for k in container if id(k) == old_id]:
+            container[new] = container.pop(k)
+    elif kind == "member":
+        for m in [m for m in container if id(m) == old_id]:
+            container.discard(m)
+            container.add(new)
+
+
+def _apply() -> None:
+    """Stage 1: switch autograd off and replace every entry point (no audit policy yet)."""
+    if _STATE["applied"]:
+        return
+    plan = _PLAN
+    assert plan is not None
+    C = _C
+
+    # state: grad mode and forward AD off for good (grad mode is per thread: fork() keeps the
+    # calling thread's); anomaly mode on, so that every graph node calls the sensor
+    C._set_grad_enabled(False)
+    C._set_fwd_grad_enabled(False)
+    C.set_anomaly_enabled(True, False)
+    # the only holder of the real torch.ops resolvers: an audit hook that answers our own
+    # event and nothing else (harmless in the zygote too)
+    sys.addaudithook(_make_ops_vault(tuple(getattr(C, n) for n in plan.resolvers)))
+
+    # dead ends, everywhere the originals were referenced. Modules imported since the plan
+    # was made are scanned first (while every original is still alive, so ids are unique);
+    # only torch's own can have bound an original by name (``from torch._C import ...``).
+    new_names = [n for n in sys.modules.keys() - plan.seen_modules
+                 if n.split(".")[0] in ("torch", "functorch")]
+    fixes = plan.fixes
+    if new_names:
+        fixes = fixes + _scan(plan.objs, [sys.modules[n] for n in new_names])
+    for fix in fixes:
+        try:
+            _apply_fix(fix)
+        except Exception:  # noqa: BLE001 — a container changed since the plan was made
+            pass
+    for key, (owner, guard) in plan.dead.items():
+        _set(owner, key.rsplit(".", 1)[1], guard)
+    for name, guard in plan.resolvers.items():
+        _set(C, name, guard)
+    _set(torch.autograd.variable.Variable, "_execution_engine", plan.engine)
+    _set(torch.autograd.variable.Variable, "__new__", plan.variable_new)
+    for name, value in plan.tensor_attrs.items():
+        _set(torch.Tensor, name, value)
+    for name, value in plan.factories.items():
+        _set(torch, name, value)
+    for d, name in plan.op_cache:  # cached OpOverloadPackets of denied operators
+        d.pop(name, None)
+
+    # the sensor module: format_stack is always the sensor
+    sensor_module = sys.modules["torch.fx.traceback"]
+    sensor_module.__class__ = _SensorModule
+    _INSTALLED.append((sys.modules, "torch.fx.traceback", sensor_module))
+    _STATE["sensor_module"] = sensor_module
+    _STATE["applied"] = True
 
 
 def install() -> None:
-    """Install the guards (called once in the child, before the submission is compiled)."""
+    """Install the guards (called once in the child, before the submission is compiled).
+
+    Applies the replacements unless the zygote already did, then arms the child: the audit
+    policy, the baseline of the graph-node counter, immediate reporting.
+    """
+    if _STATE["installed"]:
+        return
+    prepare()
+    _apply()
+    plan = _PLAN
+    assert plan is not None
+    # Everything inherited from the zygote stays alive for the child's short life: keep the
+    # garbage collector off it, or a collection walks (and copies) every page fork() shared.
+    gc.freeze()
+    entry = linecache.cache.get(SUBMISSION)
+    if entry and len(entry) >= 3:
+        _STATE["source"] = "".join(entry[2])
+    _STATE["seq"] = _C._autograd._get_sequence_nr()
+    _STATE["installed"] = True
+    sys.addaudithook(_make_policy_hook(_STATE["sensor_module"], plan.protected_files))
 
 
-def problems(returned: Any = None) -> list[str]:
-    """Return the violations seen so far, including tampering and graph-carrying returns."""
-    return []
+def _check_tensor(value: Any, where: str,
+                  _disable=_C.DisableTorchFunctionSubclass,
+                  _grad_fn=_TensorBase.grad_fn.__get__,
+                  _requires_grad=_TensorBase.requires_grad.__get__) -> str | None:
+    if not issubclass(type(value), _TensorBase):
+        return None
+    try:
+        with _disable():
+            grad_fn = _grad_fn(value)
+            requires_grad = _requires_grad(value)
+    except Exception:  # noqa: BLE001
+        return None
+    if grad_fn is not None:
+        return f"{where} carries an autograd graph (grad_fn={type(grad_fn).__name__})"
+    if requires_grad:
+        return f"{where} requires grad"
+    return None
+
+
+def problems(returned: Any = None, *, _is_grad=_C.is_grad_enabled,
+             _is_fwd=_C._is_fwd_grad_enabled, _is_anomaly=_C.is_anomaly_enabled,
+             _seq=_C._autograd._get_sequence_nr) -> list[str]:
+    """Return the violations seen so far, including tampering and graph-carrying returns.
+
+    When something is found after installation it is also reported to the parent directly
+    (and the process ends), so a harness whose globals were patched cannot lose it.
+    """
+    found = list(_VIOLATIONS)
+    if _STATE["installed"]:
+        replaced = []
+        for owner, name, guard in _INSTALLED:
+            if owner is sys.modules:
+                current = sys.modules.get(name)
+            elif isinstance(owner, type):
+                current = owner.__dict__.get(name)
+            else:
+                current = getattr(owner, "__dict__", {}).get(name)
+            if current is not guard:
+                replaced.append(f"{getattr(owner, '__name__', 'sys.modules')}.{name}")
+        sensor_module = _STATE.get("sensor_module")
+        if sensor_module is not None and type(sensor_module) is not _SensorModule:
+            replaced.append("torch.fx.traceback")
+        if replaced:
+            found.append("the autograd guards were tampered with ("
+                         + ", ".join(replaced[:5]) + " replaced)")
+        if _is_grad():
+            found.append("grad mode was re-enabled")
+        if _is_fwd():
+            found.append("forward-mode AD was re-enabled")
+        if not _is_anomaly():
+            found.append("the autograd guards were tampered with (anomaly mode switched off)")
+        if _seq() != _STATE["seq"]:
+            found.append("an autograd graph was built")
+    if isinstance(returned, dict):
+        for key, value in list(returned.items())[:1000]:
+            msg = _check_tensor(value, f"the returned tensor {str(key)[:80]!r}")
+            if msg:
+                found.append(msg)
+    else:
+        msg = _check_tensor(returned, "the returned tensor")
+        if msg:
+            found.append(msg)
+    if found and _STATE["installed"] and not _STATE["reported"]:
+        _deliver("; ".join(found))
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# source hints
+
+
+_HINTS = (
+    (r"\.backward\s*\(", ".backward("),
+    (r"autograd", "autograd"),
+    (r"torch\s*\.\s*func\b|from\s+torch\s+import\s+func\b", "torch.func"),
+    (r"functorch", "functorch"),
+    (r"requires_grad", "requires_grad"),
+    (r"enable_grad", "enable_grad"),
+    (r"set_grad_enabled", "set_grad_enabled"),
+    (r"inference_mode", "inference_mode"),
+    (r"forward_ad|make_dual|dual_level", "forward_ad"),
+    (r"\bParameter\b", "Parameter"),
+    (r"_execution_engine|ImperativeEngine|run_backward", "_execution_engine"),
+    (r"\bgrad_fn\b", "grad_fn"),
+    (r"torch\s*\.\s*ops\b", "torch.ops"),
+    (r"torch\s*\.\s*jit\b", "torch.jit"),
+    (r"__subclasses__", "__subclasses__"),
+    (r"__closure__|cell_contents", "__closure__"),
+    (r"__globals__|__code__|__defaults__", "__globals__/__code__"),
+    (r"\bimportlib\b|__import__", "importlib"),
+    (r"\bgetattr\s*\(", "getattr("),
+    (r"\b(?:eval|exec|compile)\s*\(", "eval/exec"),
+    (r"\bvars\s*\(|__dict__", "vars()/__dict__"),
+    (r"\bctypes\b", "ctypes"),
+    (r"\bgc\s*\.", "gc"),
+    (r"sys\s*\.\s*(?:settrace|setprofile|modules|_getframe)", "sys internals"),
+)
+_HINT_RES = tuple((re.compile(p), label) for p, label in _HINTS)
 
 
 def scan_source(source: str) -> list[str]:
-    """Return hints from a source scan (names that suggest autograd); never a verdict alone."""
-    return []
+    """Return hints from a source scan (names that suggest autograd); never a verdict alone.
+
+    Comments are ignored, so ``# now do the backward pass`` is no hint.
+    """
+    if not isinstance(source, str) or not source:
+        return []
+    code = "\n".join(line.split("#", 1)[0] for line in source[:300_000].splitlines())
+    return [label for rx, label in _HINT_RES if rx.search(code)]
+
+
+prepare()
