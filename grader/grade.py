@@ -50,6 +50,7 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         # The sandbox itself failed: restart it and try once more before giving up.
         sandbox.restart()
         session = sandbox.session(text, exercise.limits)
+    started = time.monotonic()  # grading time: not a cold zygote's start-up
     with session:
         try:
             run = _run_cases(exercise, cases, session)

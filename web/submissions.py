@@ -101,6 +101,7 @@ def store_result(submission_id: int, result: GradeResult) -> bool:
     The conditional update makes storing idempotent: two workers grading the same submission
     (a requeue racing a slow worker) store exactly one result.
     """
+    result = _without_nul(result)
     now = utcnow()
     done = db.session.execute(
         update(Submissions)
@@ -164,6 +165,26 @@ def requeue(submission_id: int) -> bool:
     ).rowcount
     db.session.commit()
     return bool(changed) and send(submission_id)
+
+
+def _without_nul(result: GradeResult) -> GradeResult:
+    """Replace NUL characters in every text of a result: PostgreSQL text refuses them."""
+    import dataclasses
+
+    def clean(value):
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.replace(value, **{f.name: clean(getattr(value, f.name))
+                                                 for f in dataclasses.fields(value)
+                                                 if f.name != "arrays"})
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        return value
+
+    return clean(result)
 
 
 def _finite(value: float | None) -> float | None:

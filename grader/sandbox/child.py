@@ -10,6 +10,7 @@ here to be helpful to honest submissions (clear messages, line numbers), not to 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import linecache
 import os
 import socket
@@ -99,7 +100,7 @@ def describe_syntax_error(exc: SyntaxError) -> dict[str, Any]:
 
 
 def encode_return(value: Any, expect: Mapping[str, list[int]]) \
-        -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        -> tuple[dict[str, Any], dict[str, memoryview]]:
     """Describe a ``backward`` return value; attach payloads only for well-formed tensors.
 
     A payload is sent only for a float32 tensor of the expected shape: everything else is
@@ -109,20 +110,21 @@ def encode_return(value: Any, expect: Mapping[str, list[int]]) \
     if not isinstance(value, dict):
         return {"type": "reply", "ok": True, "not_dict": type(value).__name__}, {}
     entries: list[dict[str, Any]] = []
-    payloads: dict[str, torch.Tensor] = {}
+    payloads: dict[str, memoryview] = {}
     for name in expect:
         if name not in value:
             continue
         v = value[name]
         if v is None:
             entries.append({"name": name, "kind": "none"})
-        elif isinstance(v, torch.Tensor) and v.layout == torch.strided:
+        elif issubclass(type(v), torch.Tensor) and v.layout == torch.strided:
+            # type(), not isinstance(): an object can fake __class__ to pass isinstance.
             dtype = wire.DTYPE_NAMES.get(v.dtype, str(v.dtype).replace("torch.", ""))
             ok = v.dtype == torch.float32 and list(v.shape) == list(expect[name])
             entries.append({"name": name, "kind": "tensor", "dtype": dtype,
                             "shape": list(v.shape), "payload": ok})
             if ok:
-                payloads[name] = v.detach()
+                payloads[name] = wire.tensor_bytes(v)  # may raise: inside the caller's try
         else:
             entries.append({"name": name, "kind": "other", "type": _type_name(v)})
     extra = sorted(str(k)[:100] for k in value if k not in expect)[:50]
@@ -136,13 +138,23 @@ def _type_name(value: Any) -> str:
 
 
 def _send_reply(sock: socket.socket, header: dict[str, Any],
-                payloads: Mapping[str, torch.Tensor] = ()) -> None:
+                payloads: Mapping[str, memoryview] = ()) -> None:
+    if _state["forked"]:
+        os._exit(0)  # a process the submission forked: it has no result channel
     _flush()
-    parts = wire.encode(header, {})
     # payload entries were already described in header["tensors"]; append their bytes
-    blobs = [wire.tensor_bytes(t) for t in dict(payloads).values()]
-    for part in (*parts, *blobs):
+    for part in (*wire.encode(header, {}), *dict(payloads).values()):
         sock.sendall(part)
+
+
+#: Set in a process the submission forked (os.register_at_fork), which must stay silent.
+_state = {"forked": False}
+
+
+def _after_fork_in_child(fd: int) -> None:
+    _state["forked"] = True
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def _flush() -> None:
@@ -167,7 +179,8 @@ def serve(sock: socket.socket) -> NoReturn:
     """Run one job: compile the submission, then answer requests until told to close."""
     sock.setblocking(True)
     # A process the submission forks must not speak on the result channel.
-    os.register_at_fork(after_in_child=lambda: os.close(sock.fileno()))
+    fd = sock.fileno()
+    os.register_at_fork(after_in_child=lambda: _after_fork_in_child(fd))
     reader = wire.Reader(sock)
     try:
         job, _ = reader.trusted_frame()
@@ -220,7 +233,7 @@ def serve(sock: socket.socket) -> NoReturn:
                                    "error": describe_exception(exc)})
                 continue
             _send_reply(sock, header, payloads)
-    except wire.WireError:
+    except (wire.WireError, OSError):
         pass
     finally:
         _flush()

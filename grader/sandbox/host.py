@@ -90,7 +90,7 @@ class _Output:
             self.dropped += max(0, len(chunk) - room)
 
     def text(self) -> str:
-        out = self.head.decode("utf-8", errors="replace")
+        out = clean_text(self.head.decode("utf-8", errors="replace"), self.limit)
         if self.dropped:
             out += f"\n… output truncated ({self.dropped} more bytes not shown)\n"
         return out
@@ -248,7 +248,6 @@ class Session:
     def __init__(self, sandbox: Sandbox, source: str, limits: Limits) -> None:
         self.sandbox = sandbox
         self.limits = limits
-        self.started = time.monotonic()
         self.pid: int | None = None
         self.ended: SessionEnded | None = None
         self._closed = False
@@ -259,6 +258,9 @@ class Session:
         finally:
             job_child.close()
             os.close(out_w)
+        # The clock starts once the child exists: a cold zygote's torch import is not the
+        # submission's time.
+        self.started = time.monotonic()
         self.sock = job
         self.output = _Output(out_r, limits.output_bytes)
         self.reader = wire.Reader(job, self.started + limits.wall_seconds,
@@ -337,7 +339,10 @@ class Session:
             if msg.get("type") == "fatal":
                 err = _clean_error(msg.get("error"))
                 status = MEMORY_LIMIT if err["kind"] == "memory" else ERROR
-                self.ended = SessionEnded(status, err["message"], err)
+                message = err["message"]
+                if status == MEMORY_LIMIT:
+                    message = f"{_memory_message(self.limits)} while loading the file"
+                self.ended = SessionEnded(status, message, err)
                 self._reap()
                 raise self.ended
             if msg.get("type") != "ready":
@@ -381,7 +386,7 @@ class Session:
             self._end(ERROR, f"the submission broke the result channel ({exc})")
         extra = header.get("extra") if isinstance(header.get("extra"), list) else []
         return Reply(entries={e.name: e for e in entries if e.name in expect},
-                     tensors=payloads, extra=[str(x)[:100] for x in extra[:50]])
+                     tensors=payloads, extra=[clean_text(str(x), 100) for x in extra[:50]])
 
     def _finish_output(self) -> None:
         # The child is dead or finishing: collect what it printed, briefly.
@@ -422,10 +427,21 @@ def _clean_error(err: Any) -> dict[str, Any]:
     if not isinstance(err, dict):
         err = {}
     line = err.get("line")
-    return {"kind": str(err.get("kind", "exception"))[:40],
-            "message": str(err.get("message", "the submission failed"))[:2000],
+    return {"kind": clean_text(str(err.get("kind", "exception")), 40),
+            "message": clean_text(str(err.get("message", "the submission failed")), 2000),
             "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
-            "traceback": str(err.get("traceback", ""))[:8000]}
+            "traceback": clean_text(str(err.get("traceback", "")), 8000)}
+
+
+def clean_text(text: str, limit: int) -> str:
+    """Cap text from the child at ``limit`` UTF-8 bytes and drop NUL characters.
+
+    Decoding binary output with replacement characters can triple its size, and NUL bytes
+    are refused by PostgreSQL text columns: neither may reach a stored result.
+    """
+    text = text.replace("\x00", "\ufffd")
+    raw = text.encode("utf-8")
+    return raw[:limit].decode("utf-8", errors="ignore") if len(raw) > limit else text
 
 
 def _violation_message(msg: dict[str, Any]) -> str:
@@ -449,8 +465,13 @@ def _explain_exit(info: dict[str, Any] | None, limits: Limits) -> tuple[str, str
     sig = info.get("signal")
     if sig == signal.SIGXCPU:
         return TIMEOUT, f"the submission used more than {limits.cpu_seconds} s of CPU time"
+    cpu = info.get("cpu_seconds")
+    if sig == signal.SIGKILL and isinstance(cpu, int | float) and cpu >= limits.cpu_seconds:
+        # SIGXCPU was ignored: the hard CPU limit's SIGKILL ended it.
+        return TIMEOUT, f"the submission used more than {limits.cpu_seconds} s of CPU time"
     if sig == signal.SIGKILL:
-        return MEMORY_LIMIT, _memory_message(limits) + " and was killed"
+        return ERROR, ("the submission's process was killed (SIGKILL) before returning a "
+                       "result — does it kill its own process?")
     if sig is not None:
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
         return ERROR, f"the submission's process crashed ({name}) before returning a result"

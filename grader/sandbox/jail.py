@@ -86,8 +86,10 @@ def find_bwrap(setting: str | None = None) -> str | None:
 def readonly_paths(root: Path) -> list[str]:
     """Return what the jail must show read-only: runtime, site-packages, the grader package."""
     paths = {sys.base_prefix, sys.prefix, str(root / "grader")}
+    # Only package directories from sys.path: a script's own folder (a home directory, say)
+    # is on sys.path too, and must not be shown to student code.
     paths.update(p for p in sys.path if p and os.path.isdir(p)
-                 and not Path(p).resolve().is_relative_to(root))
+                 and Path(p).name in ("site-packages", "dist-packages"))
     # Keep only the outermost of nested paths.
     out: list[str] = []
     for p in sorted(paths, key=len):
@@ -109,6 +111,8 @@ def bwrap_argv(bwrap: str, root: Path) -> list[str]:
     for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
                 "/etc/localtime"):
         argv += ["--ro-bind-try", etc, etc]
+    # The private /tmp first: a bind below /tmp (a checkout there) must land on top of it.
+    argv += ["--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
     binds = readonly_paths(root)
     # Parents of the binds are made 0755: the runtime may live under a 0700 home (pyenv in
     # /root), which the children's unprivileged uid could not traverse to import modules.
@@ -117,12 +121,13 @@ def bwrap_argv(bwrap: str, root: Path) -> list[str]:
         argv += ["--perms", "0755", "--dir", parent]
     for path in binds:
         argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(TMP_BYTES), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     if os.geteuid() == 0:
         # Root inside the jail keeps only what the zygote needs to drop children to their uid.
         argv += ["--cap-drop", "ALL"]
-        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_FOWNER"):
+        # DAC_OVERRIDE lets it remove each job's 0700 directory after the job.
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_FOWNER",
+                    "CAP_DAC_OVERRIDE"):
             argv += ["--cap-add", cap]
     else:
         argv += ["--unshare-user"]

@@ -201,13 +201,14 @@ def parse_entries(header: Mapping[str, Any], max_entries: int = 4096) -> list[Re
         dtype, shape = e.get("dtype"), e.get("shape")
         if kind == "tensor":
             if dtype not in DTYPES or not isinstance(shape, list) or len(shape) > 16 or \
-                    not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**40
+                    not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**62
                             for s in shape):
                 raise WireError("malformed tensor dtype or shape")
             shape = tuple(shape)
         else:
             dtype, shape = None, None
-        out.append(Returned(e["name"], kind, str(e.get("type", kind))[:100], dtype, shape,
+        type_name = str(e.get("type", kind))[:100].replace("\x00", "\ufffd")
+        out.append(Returned(e["name"], kind, type_name, dtype, shape,
                             bool(e.get("payload")) and kind == "tensor"))
     return out
 

@@ -44,6 +44,8 @@ CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -101,10 +103,7 @@ def _child(job_fd: int, out_fd: int, limits: dict[str, Any],
             os.dup2(job_fd, 3)
         os.closerange(4, 1 << 16)
         if own_netns:
-            # No bwrap jail around us: cut the network here (loopback included).
-            flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
-            if _libc.unshare(flags) != 0:
-                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+            _isolate_without_jail()
         # The address-space cap adds the budget to what torch already maps: torch reserves
         # far more virtual memory than it touches, so an absolute cap would starve it.
         _limit(resource.RLIMIT_AS, _vm_size() + int(limits["memory_bytes"]))
@@ -131,9 +130,41 @@ def _child(job_fd: int, out_fd: int, limits: dict[str, Any],
         os._exit(70)
 
 
+def _isolate_without_jail() -> None:
+    """Without bwrap: a private network and mount namespace for this child (fail closed).
+
+    The network namespace cuts TCP, loopback included, and abstract unix sockets; the mount
+    namespace hides the host's unix sockets (PostgreSQL's in /run/postgresql, …) under empty
+    tmpfs mounts, since a network namespace does not cover socket files.
+    """
+    flags = CLONE_NEWNET | CLONE_NEWNS
+    if os.geteuid() != 0:
+        flags |= CLONE_NEWUSER
+    if _libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET | CLONE_NEWNS) failed")
+    if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "cannot make the mounts private")
+    for path in (b"/run", b"/var/run", b"/dev/shm", b"/var/lib/postgresql", b"/var/lib/mysql"):
+        if os.path.isdir(path) and not os.path.islink(path) and \
+                _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m") != 0:
+            raise OSError(ctypes.get_errno(), f"cannot hide {path.decode()}")
+
+
 def _is_zombie(proc_dir: str) -> bool:
-    with open(f"{proc_dir}/stat", "rb") as f:
-        return f.read().rpartition(b")")[2].split()[0] in (b"Z", b"X")
+    """Return whether every thread of the process is dead (a zombie leader may have live
+    threads: a main thread that called pthread_exit leaves its pid looking like a zombie)."""
+    try:
+        tasks = os.listdir(f"{proc_dir}/task")
+    except OSError:
+        return True
+    for tid in tasks:
+        try:
+            with open(f"{proc_dir}/task/{tid}/stat", "rb") as f:
+                if f.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X"):
+                    return False
+        except OSError:
+            continue
+    return True
 
 
 def _kill_uid(uid: int) -> None:
@@ -209,7 +240,7 @@ def main() -> None:
     def reap() -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -222,10 +253,16 @@ def main() -> None:
                 continue  # an orphan of some job, re-parented to us
             if uid is not None:
                 _kill_uid(uid)  # whatever the job left behind (setsid daemons included)
-            shutil.rmtree(children.pop(pid), ignore_errors=True)
+            workdir = children.pop(pid)
+            try:
+                shutil.rmtree(workdir)
+            except OSError as exc:  # never let one job's files reach the next
+                sys.stderr.write(f"zygote: cannot remove {workdir}: {exc}; stopping\n")
+                os._exit(75)
             send({"type": "exited", "pid": pid,
                   "code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
-                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
+                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                  "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3)})
 
     fork_spare()
     send({"type": "hello", "pid": os.getpid()})
