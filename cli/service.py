@@ -176,6 +176,7 @@ def serve_cmd(host: str, port: int, concurrency: int) -> None:
         procs.append(("worker", subprocess.Popen(_celery_argv(concurrency, beat=True), env=env)))
         procs.append(("web", subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
+             "--control-socket", str(home / "gunicorn.ctl"),
              "--access-logfile", "-", "web:create_app()"], env=env)))
         click.echo(f"backprop-grader: serving on http://{host}:{port}  (Ctrl-C to stop)")
         while not stopping:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from grader import instance
 
@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
+    _retry_after(app)  # before the limiter: after_request runs in reverse, so ours runs last
     limiter.init_app(app)
     security.init_app(app)
 
@@ -52,9 +53,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _retry_after(app: Flask) -> None:
+    """Keep Retry-After truthful: only on 429s, and the quota's own wait when it refused."""
+
+    @app.after_request
+    def _fix(response):
+        if response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        elif g.get("retry_after"):
+            response.headers["Retry-After"] = str(g.retry_after)
+        return response
+
+
 def _error_handlers(app: Flask) -> None:
     def handle(exc: HTTPException):
         code = exc.code or 500
+        if code == 413 and exc.description == RequestEntityTooLarge.description:
+            exc.description = (f"the request is larger than the "
+                               f"{app.config['MAX_CONTENT_LENGTH'] // 1024} KiB limit")
         if request.path.startswith("/api/"):
             detail = exc.description if code != 500 else ERRORS[500]
             return jsonify(error=detail), code

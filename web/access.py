@@ -18,6 +18,14 @@ from sqlalchemy import func, select
 from web.db import db
 from web.models import Assignments, Courses, Enrolments, Submissions, Users, utcnow
 
+#: The largest id any backend stores (PostgreSQL's integer): larger ones exist nowhere.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int | None) -> bool:
+    """Return whether ``value`` can be a row id (so a huge one is a 404, not a 500)."""
+    return value is not None and 0 < value <= MAX_ID
+
 
 def _user() -> Users:
     user = current_user._get_current_object() if current_user.is_authenticated else None
@@ -53,7 +61,7 @@ def get_course(code: str) -> Courses:
 
 def get_assignment(assignment_id: int) -> Assignments:
     """Return an assignment of a course the current user belongs to, else 404."""
-    assignment = db.session.get(Assignments, assignment_id)
+    assignment = db.session.get(Assignments, assignment_id) if valid_id(assignment_id) else None
     if assignment is None or not enrolled(_user(), assignment.course_id):
         abort(404)
     return assignment
@@ -64,7 +72,7 @@ def get_submission(submission_id: int, check_owner: bool = True) -> Submissions:
 
     The only road to a submission row from a request: IDOR holes are closed by construction.
     """
-    sub = db.session.get(Submissions, submission_id)
+    sub = db.session.get(Submissions, submission_id) if valid_id(submission_id) else None
     if sub is None:
         abort(404)
     if check_owner:

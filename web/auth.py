@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -22,9 +24,16 @@ def _load_user(user_id: str) -> Users | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only follow same-site relative redirects after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+    """Only follow same-site relative paths after sign-in (no open redirect, no bad header).
+
+    Browsers drop tabs and newlines from URLs and read ``\\`` as ``/``, so ``/\t/evil`` would
+    become ``//evil``: anything but plain printable characters is refused outright.
+    """
+    if (target and target.startswith("/") and target.isprintable()
+            and not any(c.isspace() or c == "\\" for c in target)):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and not target.startswith("//"):
+            return target
     return url_for("dashboard.index")
 
 

@@ -11,13 +11,20 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from web.arrays import unpack
 
 CELL_MAX = 12  # pixels per element at most
 PANEL_MAX = 360  # pixels per panel side at most
-LABEL_H = 16
+LABEL_H = 22
+
+
+def _font():
+    try:
+        return ImageFont.load_default(size=15)
+    except TypeError:  # Pillow < 10.1 has one fixed size
+        return ImageFont.load_default()
 
 
 def _as_2d(a: np.ndarray) -> np.ndarray:
@@ -48,8 +55,8 @@ def _panel(a: np.ndarray | None, scale: float, label: str) -> Image.Image:
         h, w = a2.shape
         cell = max(1, min(CELL_MAX, PANEL_MAX // max(h, w, 1)))
         img = _colour(a2, scale).resize((w * cell, h * cell), Image.NEAREST)
-    out = Image.new("RGB", (max(img.width, 120), img.height + LABEL_H), "white")
-    ImageDraw.Draw(out).text((2, 2), label, fill="black")
+    out = Image.new("RGB", (max(img.width, 160), img.height + LABEL_H), "white")
+    ImageDraw.Draw(out).text((2, 2), label, fill="black", font=_font())
     out.paste(img, (0, LABEL_H))
     return out
 

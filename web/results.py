@@ -47,7 +47,7 @@ def heatmap(submission_id: int, name: str):
         TensorResults.submission_id == sub.id, TensorResults.name == name))
     if row is None or row.arrays is None:
         abort(404)
-    png = heatmaps.cached(Path(current_app.instance_path) / "heatmaps", f"{sub.id}-{row.id}",
+    png = heatmaps.cached(Path(current_app.instance_path) / "heatmaps", f"v2-{sub.id}-{row.id}",
                           row.arrays)
     response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"

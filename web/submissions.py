@@ -36,7 +36,10 @@ def create_submission(*, exercise_id: str, code: str, user_id: int | None = None
     :raise SubmissionRejected: with a clear message; nothing is stored then.
     """
     get_exercise(exercise_id)  # UnknownExercise (a KeyError) propagates with its message
-    raw = code.encode("utf-8", errors="replace")
+    try:
+        raw = code.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SubmissionRejected("the code is not valid UTF-8 text") from None
     if len(raw) > MAX_SOURCE_BYTES:
         raise SubmissionRejected(f"the code is {len(raw) // 1024} KiB; the limit is "
                                  f"{MAX_SOURCE_BYTES // 1024} KiB")

@@ -6,12 +6,21 @@ from flask import g, jsonify, request
 from sqlalchemy import select
 
 from grader.registry import UnknownExercise
+from web.access import valid_id
 from web.api import bp, error
 from web.db import db
 from web.extensions import limiter
 from web.models import DONE, Assignments, Enrolments, Submissions
 from web.submissions import SubmissionRejected, create_submission
 from web.submit import QuotaExceeded, submit_for
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON "\ud800"
+        return False
+    return True
 
 
 def _user_key() -> str:
@@ -32,6 +41,9 @@ def create():
         return error(400, '"exercise" must be an exercise id string, e.g. "makemore4/ex1"')
     if not isinstance(code, str):
         return error(400, '"code" must be the source text of your file')
+    for field, value in (("exercise", exercise), ("code", code)):
+        if "\x00" in value or not _encodable(value):
+            return error(400, f'"{field}" must be valid UTF-8 text without NUL characters')
     user = g.api_user
     assignment = db.session.scalar(
         select(Assignments).join(Enrolments, Enrolments.course_id == Assignments.course_id)
@@ -47,17 +59,15 @@ def create():
     except SubmissionRejected as exc:
         return error(413 if "KiB" in str(exc) else 400, str(exc))
     except QuotaExceeded as exc:
-        response = error(429, str(exc))
-        if exc.quota.wait_seconds:
-            response.headers["Retry-After"] = str(exc.quota.wait_seconds)
-        return response
+        g.retry_after = exc.quota.wait_seconds or None
+        return error(429, str(exc))
     return jsonify(id=sub.id, status=sub.status), 202
 
 
 @bp.get("/submissions/<int:submission_id>")
 def show(submission_id: int):
     """Return the submission's state and, when done, the result JSON of spec §4."""
-    sub = db.session.get(Submissions, submission_id)
+    sub = db.session.get(Submissions, submission_id) if valid_id(submission_id) else None
     if sub is None or sub.user_id != g.api_user.id:
         return error(404, f"no submission {submission_id} of yours")
     body = {"id": sub.id, "exercise": sub.exercise_id, "status": sub.status,
