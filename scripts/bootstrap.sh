@@ -30,6 +30,16 @@ if ! command -v bwrap >/dev/null; then
     echo "bootstrap: bubblewrap (bwrap) is missing: sudo apt-get install bubblewrap" >&2
   fi
 fi
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+if [ "$extras" = "test" ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing chromium for the browser tests" >&2
+    apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+  else
+    echo "bootstrap: chromium is missing: sudo apt-get install chromium" >&2
+  fi
+fi
 stamp=".venv/.installed-${extras:-base}"
 digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then

@@ -55,6 +55,7 @@ import linecache
 import os
 import re
 import select
+import stat
 import struct
 import sys
 import types
@@ -105,7 +106,8 @@ def _violation_frame(message: str, hints: list[str]) -> bytes:
 
 
 def _deliver(message: str, *, _write=os.write, _exit=os._exit, _select=select.select,
-             _fd: int = JOB_FD, _streams=(sys.stdout, sys.stderr), _type=type) -> None:
+             _fd: int = JOB_FD, _streams=(sys.stdout, sys.stderr), _type=type,
+             _fstat=os.fstat, _is_socket=stat.S_ISSOCK) -> None:
     """Send the violation to the parent at once and end the process.
 
     Everything it uses is bound at definition time (rewriting ``__defaults__`` of this
@@ -114,6 +116,11 @@ def _deliver(message: str, *, _write=os.write, _exit=os._exit, _select=select.se
     the submission replaced runs. Returns only if the job socket is unusable, in which case
     :func:`problems` reports the recorded violation later.
     """
+    try:
+        if not _is_socket(_fstat(_fd).st_mode):
+            return  # not a sandboxed child: fall back to problems()
+    except OSError:
+        return
     for stream in _streams:  # what the submission printed so far, before the child ends
         try:
             _type(stream).flush(stream)
@@ -420,45 +427,58 @@ def _op_denied(name: str) -> bool:
     return qual.split(".")[0] in _DENIED_OPS
 
 
-def _make_ops_vault(originals: tuple[Any, ...]):
-    """Return an audit hook that is the only holder of the real ``torch.ops`` resolvers.
-
-    The hook object is referenced by nothing but the interpreter's hook list, never calls
-    code the student controls (arguments are checked with ``type(x) is str``), never raises
-    and keeps no exception, so neither its frame nor its defaults can be reached.
-    """
-
-    def vault(event, args, _event=_OPS_EVENT, _fns=originals, _type=type, _str=str,
-              _tuple=tuple, _list=list, _int=int, _len=len, _denied=_DENIED_OPS):
-        if event != _event:
-            return
-        if _type(args) is not _tuple or _len(args) != 3:
+#: The vault's code. Every object it needs (the real resolvers, the deny list, even ``type``
+#: and ``len``) is reached through the constant ``"@K"``, which :func:`_make_ops_vault`
+#: replaces by a namespace in the code object's constants: nothing secret is ever a local,
+#: a default, a closure cell or a global of its frame, and no builtin can be swapped under it.
+_VAULT_SOURCE = """
+def vault(event, args):
+    if event != "backprop.guard.ops":
+        return
+    try:
+        if "@K".type(args) is not "@K".tuple or "@K".len(args) != 3:
             return
         which, call, box = args
-        if _type(box) is not _list or _type(which) is not _int or _type(call) is not _tuple:
+        if "@K".type(box) is not "@K".list or "@K".type(which) is not "@K".int \\
+                or "@K".type(call) is not "@K".tuple or not call:
             return
         for a in call:
-            if _type(a) is not _str:
+            if "@K".type(a) is not "@K".str:
                 box.append(("error", "operator names must be str"))
                 return
-        if not call:
-            box.append(("error", "missing operator name"))
-            return
         name = call[0]
         qual = name if "::" in name else name.replace(".", "::", 1)
-        base = qual.split(".")[0]
-        if base in _denied:
+        if qual.split(".")[0] in "@K".denied:
             box.append(("denied", name))
             return
         try:
-            result = _fns[which](*call)
-        except BaseException as exc:  # noqa: BLE001 — e.g. unknown operator
-            box.append(("error", _str(exc)))
-            del exc
-            return
-        box.append(("ok", result))
+            box.append(("ok", "@K".fns[which](*call)))
+        except Exception as exc:
+            box.append(("error", "@K".str(exc)))
+    except BaseException:
+        return
+"""
 
-    return vault
+
+def _make_ops_vault(originals: tuple[Any, ...]) -> tuple[Any, dict]:
+    """Return an audit hook that is the only holder of the real ``torch.ops`` resolvers, and
+    its globals (the policy hook refuses to hand out the code of frames that use them).
+
+    The hook answers one event, hands out every operator but the autograd ones, never calls
+    code the submission controls (arguments must be exact ``str``/``int``/``list``) and never
+    lets an exception out. The function object is referenced only by the interpreter's hook
+    list; its frame, should a traceback ever expose it, holds nothing secret: the resolvers sit
+    in the code object's constants, and reading ``f_code``/``__code__`` of this frame or
+    function is a violation (see :func:`_make_policy_hook`).
+    """
+    scratch: dict[str, Any] = {}
+    exec(compile(_VAULT_SOURCE, "<autograd guard>", "exec"), scratch)
+    code = scratch["vault"].__code__
+    keys = types.SimpleNamespace(fns=originals, denied=_DENIED_OPS, type=type, len=len,
+                                 str=str, tuple=tuple, list=list, int=int)
+    code = code.replace(co_consts=tuple(keys if c == "@K" else c for c in code.co_consts))
+    globals_: dict[str, Any] = {"__builtins__": {}}
+    return types.FunctionType(code, globals_, "vault"), globals_
 
 
 def _ops_resolver(which: int, label: str):
@@ -477,8 +497,22 @@ def _ops_resolver(which: int, label: str):
             raise AutogradForbidden("autograd is off limits in this exercise")
         raise RuntimeError(value)
 
-    resolver.__name__ = resolver.__qualname__ = label
-    return resolver
+    def guarded(*names: Any) -> Any:
+        failed = False
+        try:
+            return resolver(*names)
+        except AutogradForbidden:
+            raise
+        except BaseException as exc:  # noqa: BLE001 — keep no frame of the vault around
+            message = f"{type(exc).__name__}: {exc}"
+            exc.__traceback__ = None
+            failed = True
+        if failed:
+            raise RuntimeError(message)
+        return None
+
+    guarded.__name__ = guarded.__qualname__ = label
+    return guarded
 
 
 # ---------------------------------------------------------------------------------------
@@ -502,7 +536,7 @@ _REFUSED_EVENTS = {
 }
 
 
-def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str]):
+def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str], vault_globals: dict):
     """Return the audit hook that reports escape routes and refuses outside execution."""
     trip = _trip
     write_flags = os.O_WRONLY | os.O_RDWR
@@ -511,12 +545,21 @@ def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str]):
                _func=_FunctionType, _code=_CodeType, _trip_events=_TRIP_EVENTS,
                _refused=_REFUSED_EVENTS, _sensor_module=sensor_module,
                _protected=protected_files, _write_flags=write_flags,
-               _exc=PermissionError, _len=len):
+               _exc=PermissionError, _len=len, _frame=types.FrameType, _vg=vault_globals):
         if _type(event) is not _str:
             return
-        if event == "object.__getattr__" or event == "builtins.id" \
-                or event == "sys._getframe":
+        if event == "builtins.id" or event == "sys._getframe":
             return  # the hot, harmless ones first
+        if event == "object.__getattr__":
+            if _type(args) is _tuple and _len(args) == 2 \
+                    and (args[1] == "f_code" or args[1] == "__code__"):
+                obj = args[0]
+                if (_type(obj) is _frame and obj.f_globals is _vg) \
+                        or (_type(obj) is _func and obj.__globals__ is _vg):
+                    trip("the autograd guards were tampered with (reading the code of the "
+                         "torch.ops vault)")
+                    raise _exc("the autograd guards must stay in place")
+            return
         if event.startswith("ctypes."):
             trip(f"ctypes ({event}: raw memory access can rewrite the autograd guards)")
             raise _exc("ctypes is not available in the grading sandbox")
@@ -691,7 +734,8 @@ def _dead_map() -> dict[str, tuple[Any, Any]]:
     ef = C._dynamo.eval_frame
     for name in dir(ef):
         if name.startswith("set_") or name in ("register_breakpoint_code",
-                                               "_load_precompile_entry", "reset_code"):
+                                               "_load_precompile_entry", "reset_code",
+                                               "_get_frame_value_stack_with_depth"):
             refuse(ef, name, "torch.compile (frame evaluation hooks)")
 
     # threads start with grad mode on; processes and new extension modules run unguarded
@@ -894,7 +938,10 @@ def _apply() -> None:
     C.set_anomaly_enabled(True, False)
     # the only holder of the real torch.ops resolvers: an audit hook that answers our own
     # event and nothing else (harmless in the zygote too)
-    sys.addaudithook(_make_ops_vault(tuple(getattr(C, n) for n in plan.resolvers)))
+    vault, _STATE["vault_globals"] = _make_ops_vault(tuple(getattr(C, n)
+                                                            for n in plan.resolvers))
+    sys.addaudithook(vault)
+    del vault
 
     # dead ends, everywhere the originals were referenced. Modules imported since the plan
     # was made are scanned first (while every original is still alive, so ids are unique);
@@ -928,6 +975,7 @@ def _apply() -> None:
     _INSTALLED.append((sys.modules, "torch.fx.traceback", sensor_module))
     _STATE["sensor_module"] = sensor_module
     _STATE["applied"] = True
+    _STATE["applied_in"] = os.getpid()
 
 
 def install() -> None:
@@ -950,7 +998,8 @@ def install() -> None:
         _STATE["source"] = "".join(entry[2])
     _STATE["seq"] = _C._autograd._get_sequence_nr()
     _STATE["installed"] = True
-    sys.addaudithook(_make_policy_hook(_STATE["sensor_module"], plan.protected_files))
+    sys.addaudithook(_make_policy_hook(_STATE["sensor_module"], plan.protected_files,
+                                       _STATE["vault_globals"]))
 
 
 def _check_tensor(value: Any, where: str,
