@@ -110,8 +110,8 @@ def token_cmd(email: str) -> None:
 
 def _celery_argv(concurrency: int, beat: bool) -> list[str]:
     argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-            "--pool", "prefork", "--concurrency", str(concurrency), "--queues", "grading",
-            "--hostname", "backprop@%h", "--loglevel", "INFO"]
+            "--pool", "prefork", "--concurrency", str(concurrency),
+            "--queues", "grading,maintenance", "--hostname", "backprop@%h", "--loglevel", "INFO"]
     if beat:
         argv += ["--beat", "--schedule", str(instance.home() / "celerybeat-schedule")]
     return argv

@@ -77,17 +77,21 @@ class Claim:
     poison: bool
 
 
-def claim(submission_id: int, worker: str, max_attempts: int) -> Claim | None:
+def claim(submission_id: int, worker: str, max_attempts: int, count: bool = True) \
+        -> Claim | None:
     """Mark a submission running and count the attempt; None when there is nothing to do.
 
     Counting attempts *before* grading is what stops a poison pill: a submission whose
     grading kills the worker is redelivered, and after ``max_attempts`` it is not run again.
+    ``count`` is False for a task's own retry after an infrastructure error (a database
+    blip is not the submission's fault).
     """
     sub = db.session.get(Submissions, submission_id, with_for_update=True)
     if sub is None or sub.status == DONE:
         db.session.rollback()
         return None
-    sub.attempts += 1
+    if count or sub.attempts == 0:  # a retry whose first claim never committed counts too
+        sub.attempts += 1
     sub.status = RUNNING
     sub.worker = worker[:200]
     sub.started_at = sub.updated_at = utcnow()
@@ -149,14 +153,19 @@ def stuck(queued_after: float, running_after: float, now: dt.datetime | None = N
     """Return ids of submissions queued or running for longer than the given seconds."""
     now = now or utcnow()
     rows = db.session.execute(
-        select(Submissions.id).where(or_(
+        select(Submissions.id, Submissions.status, Submissions.updated_at,
+               Submissions.requeues).where(or_(
             (Submissions.status == QUEUED)
             & (Submissions.updated_at < now - dt.timedelta(seconds=queued_after)),
             (Submissions.status == RUNNING)
             & (Submissions.updated_at < now - dt.timedelta(seconds=running_after)),
-        )).order_by(Submissions.id)).scalars().all()
+        )).order_by(Submissions.id)).all()
     db.session.rollback()
-    return list(rows)
+    # A queued submission may just be waiting behind a long backlog: resend it with an
+    # exponential backoff (after 1, 2, 4, … periods) so duplicates stay few.
+    return [r.id for r in rows
+            if r.status != QUEUED
+            or r.updated_at < now - dt.timedelta(seconds=queued_after * 2 ** min(r.requeues, 8))]
 
 
 def requeue(submission_id: int) -> bool:

@@ -45,7 +45,9 @@ celery.conf.update(
         "reconcile-stuck-submissions": {
             "task": "worker.tasks.reconcile",
             "schedule": flask_app.config["RECONCILE_EVERY"],
-            "options": {"queue": "grading", "expires": flask_app.config["RECONCILE_EVERY"]},
+            # Its own queue: a grading backlog must not delay (and expire) the reconciler.
+            "options": {"queue": "maintenance",
+                        "expires": flask_app.config["RECONCILE_EVERY"]},
         },
     },
 )

@@ -61,7 +61,7 @@ def grade_submission(self, submission_id: int) -> str:
     """Grade one submission and store its result once, however often this task runs."""
     max_attempts = current_app.config["GRADING_MAX_ATTEMPTS"]
     claimed = submissions.claim(submission_id, f"{socket.gethostname()}:{self.request.hostname}",
-                                max_attempts)
+                                max_attempts, count=not self.request.retries)
     if claimed is None:
         return "skipped"
     if claimed.poison:
@@ -87,7 +87,7 @@ def grade_submission(self, submission_id: int) -> str:
     return result.status
 
 
-@task(name="worker.tasks.reconcile", queue="grading", autoretry_for=INFRA_ERRORS,
+@task(name="worker.tasks.reconcile", queue="maintenance", autoretry_for=INFRA_ERRORS,
       max_retries=3)
 def reconcile(self) -> int:
     """Requeue submissions stuck in queued/running: lost messages, dead workers, Redis restarts."""

@@ -4,48 +4,54 @@ API used by :mod:`grader.sandbox.child`: ``install()`` once, before any student 
 after the import and after every ``backward`` call, ``problems(returned)`` lists what was
 detected; ``scan_source(source)`` gives hints (never a verdict on its own).
 
-How it works (see docs/security.md for the threat model and the residual risks)
----------------------------------------------------------------------------------
+How it works
+------------
 The child never needs autograd, so instead of watching every tensor operation (a
-TorchFunctionMode costs a Python call per op and can be popped) the guards make autograd
-*impossible* and report any attempt the moment it happens:
+TorchFunctionMode costs a Python call per op, and can be popped or disabled) the guards make
+autograd *impossible* and report any attempt the moment it happens:
 
-1. **State.** ``install()`` turns grad mode and forward-mode AD off for good, and turns on
-   anomaly mode, whose C++ hook calls ``torch.fx.traceback.format_stack`` every time an
-   autograd graph node is created — whatever built it (Python, TorchScript, ``torch.ops``,
-   another thread). That function is replaced by a *sensor* that reports a violation, so a
-   graph cannot even be built without being seen. The autograd sequence number (one per
-   graph node) is checked again afterwards.
-2. **Dead ends.** Every entry point into the engine and every switch that could turn
-   autograd back on is replaced by a guard that reports and raises, and *keeps no reference
-   to the original*: grad-mode setters (``torch._C._set_grad_enabled(True)``,
-   ``inference_mode(False)``), the engine object (``Variable._execution_engine``, used by
-   ``Tensor.backward``, ``torch.autograd.grad/backward`` and ``torch.func``), forward AD
-   (dual levels), the functorch transform layers, anomaly-mode switches, the JIT ops that
-   run autograd natively (``torch.ops.aten.grad``/``set_grad_enabled``…). The C function
-   objects are replaced in every module namespace and container that referred to them, so
-   nothing in the process hands them back (an extension module's init-time copy can only be
-   reached by re-creating the module, which is refused). Public spellings
-   (``torch.autograd.grad``, ``torch.func.grad``, ``torch.autograd.functional.jacobian``…)
-   are dead ends too, so the message names what the submission wrote.
-3. **Intent flags.** ``requires_grad_()``, ``requires_grad = True``, factory
-   ``requires_grad=True``, ``nn.Parameter`` and PyTorch's own backward kernels
-   (``torch._softmax_backward_data``…) are reported as well.
+1. **State.** Grad mode and forward-mode AD are switched off for good, anomaly mode on. Anomaly
+   mode makes PyTorch's C++ call ``torch.fx.traceback.format_stack`` whenever an autograd graph
+   node is created, whatever built it (Python, TorchScript, ``torch.ops``, another thread,
+   ``autograd.Function``); that name answers with a *sensor* that reports a violation. The
+   per-thread graph-node counter is checked again after every call.
+2. **Dead ends.** Every entry point into the engine and every switch that could turn autograd
+   back on is replaced by a guard that reports and raises and *keeps no reference to the
+   original*: the grad-mode setter (``torch.enable_grad``/``set_grad_enabled(True)`` end
+   there), ``inference_mode(False)``, the engine object ``Variable._execution_engine`` (behind
+   ``Tensor.backward``, ``torch.autograd.grad/backward``, ``torch.func``), forward AD (dual
+   levels, the forward-grad switch), the functorch transform layers, the anomaly-mode switch,
+   and the operators that run autograd natively (``torch.ops.aten.grad``,
+   ``aten::set_grad_enabled``…). The originals are replaced in every module namespace and
+   module-level container that referred to them, so nothing hands them back. Public spellings
+   (``torch.autograd.grad``, ``torch.func.grad``, ``torch.autograd.functional.jacobian``,
+   ``torch.autograd.forward_ad.make_dual``…) are dead ends too, so messages name what the
+   submission wrote; the first function it called and its line are added.
+3. **Intent flags.** ``requires_grad_()``, ``requires_grad = True``, ``requires_grad=True`` on
+   a factory, ``nn.Parameter``, ``Variable(..., requires_grad=True)`` and the obvious spellings
+   of PyTorch's own backward kernels (``torch._softmax_backward_data``…) are reported too.
 4. **Immediate report.** A guard that trips writes the ``violation`` frame to the parent
    straight away and ends the child: catching the exception, clearing module state or
-   patching the harness afterwards cannot undo it.
-5. **Audit hook.** ``sys.addaudithook`` (it cannot be removed) reports the introspection
-   and patching routes that could bring originals back or rewrite memory: ``ctypes``,
-   ``gc.get_objects/get_referrers/get_referents``, ``sys.settrace/setprofile``, rewriting
-   the code or defaults of grader/torch functions, swapping the sensor module's class,
-   re-executing the grader's own code, sub-interpreters, writing to ``/proc/*/mem``. It also
-   refuses what would run code outside these guards: threads (they start with grad mode on),
-   new processes, new compiled extension modules, TorchScript, ``torch.compile``'s
-   frame-evaluation hook. A second hook is the only holder of the real ``torch.ops``
-   resolvers; it hands out every operator except the autograd ones.
-6. **After each call** ``problems()`` re-checks that every guard is still in place, that grad
-   mode and forward AD are still off, anomaly mode on, no graph node was created, and that no
-   returned tensor carries a ``grad_fn`` or ``requires_grad``.
+   patching the harness cannot undo it.
+5. **Audit hooks** (they cannot be removed). The policy hook reports what could dig the
+   originals up or rewrite memory: ``ctypes``, ``gc.get_objects/get_referrers/get_referents``,
+   ``sys.settrace/setprofile``, rewriting ``__code__``/``__defaults__`` of grader or torch
+   functions, swapping the sensor module's class, re-running the code of a loaded grader or
+   torch module (``importlib.reload``), sub-interpreters, writing under ``/proc`` or to a
+   ``mem`` file. It refuses (no violation) what would run code outside the guards: new
+   processes, and — as dead ends elsewhere — threads (they start with grad mode on), new
+   compiled extension modules (re-creating a loaded one would restore its original
+   functions), TorchScript and ``torch.compile``'s frame-evaluation hooks. A second hook, the
+   *vault*, is the only holder of the real ``torch.ops`` resolvers and hands out every operator
+   but the autograd ones; the resolvers sit in its code's constants, and reading that code is
+   a violation.
+6. **After each call** ``problems()`` re-checks that every guard is still the installed object,
+   that grad mode and forward AD are still off and anomaly mode on, that no graph node was
+   created, and that no returned tensor carries a ``grad_fn`` or ``requires_grad``.
+
+Cost: the plan (what to replace where) is computed when the zygote imports the harness, and
+the replacements are applied there too (:func:`prepare`), so a child inherits them through
+``fork()``; ``install()`` in the child only arms it (~0.2 ms), ``problems()`` is ~0.05 ms.
 """
 
 from __future__ import annotations
@@ -67,8 +73,6 @@ import torch
 SUBMISSION = "submission.py"
 #: The job socket's fd in the child (the zygote dup2()s it to 3).
 JOB_FD = 3
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_GRADER_DIR = os.path.dirname(_HERE)
 
 _C = torch._C
 _TensorBase = _C.TensorBase
@@ -1086,6 +1090,7 @@ _HINTS = (
     (r"\bParameter\b", "Parameter"),
     (r"_execution_engine|ImperativeEngine|run_backward", "_execution_engine"),
     (r"\bgrad_fn\b", "grad_fn"),
+    (r"\w_backward\w*\s*\(", "*_backward kernel"),
     (r"torch\s*\.\s*ops\b", "torch.ops"),
     (r"torch\s*\.\s*jit\b", "torch.jit"),
     (r"__subclasses__", "__subclasses__"),

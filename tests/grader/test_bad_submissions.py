@@ -436,11 +436,12 @@ def test_empty_file(sb: Sandbox) -> None:
 
 # -- unusual but correct -------------------------------------------------------------------
 
-def test_requires_grad_result_still_judged(sb: Sandbox) -> None:
+def test_requires_grad_result_is_a_violation(sb: Sandbox) -> None:
+    """Asking for a graph (requires_grad_) is autograd use, even on a correct answer."""
     result = run(ex2("{'logits': dlogits.clone().requires_grad_(True)}"), sb)
-    assert result.status == "graded"
-    assert result.score == EX2.max_score
-    assert only(result).status in ("exact", "close")
+    assert result.status == "violation"
+    assert result.score == 0
+    assert "requires_grad" in result.message
 
 
 def test_non_contiguous_result_still_judged(sb: Sandbox) -> None:
