@@ -8,6 +8,7 @@ is enforced here, in the trusted process, by killing the child's whole session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,19 +317,24 @@ class Session:
         self._finish_output()
         return info
 
-    def _receive(self) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Turn a failure of the result channel into the end of the session, explained."""
         try:
-            msg = self.reader.header()
-            if msg.get("type") == "violation":
-                self._end(VIOLATION, _violation_message(msg))
-            return msg
+            yield
         except wire.Deadline:
             self._end(TIMEOUT, None)
         except wire.PeerClosed:
             self._end(ERROR, None)
         except wire.WireError as exc:
             self._end(ERROR, f"the submission broke the result channel ({exc})")
-        raise AssertionError("unreachable")
+
+    def _receive(self) -> dict[str, Any]:
+        with self._reading():
+            msg = self.reader.header()
+        if msg.get("type") == "violation":
+            self._end(VIOLATION, _violation_message(msg))
+        return msg
 
     def ready(self) -> None:
         """Wait until the file is loaded; raise :class:`SessionEnded` if it cannot be."""
@@ -375,15 +381,9 @@ class Session:
             return Reply(error=err)
         if header.get("not_dict") is not None:
             return Reply(not_dict=str(header["not_dict"])[:100])
-        try:
+        with self._reading():
             entries = wire.parse_entries(header)
             payloads = wire.read_payloads(self.reader, entries, expect)
-        except wire.Deadline:
-            self._end(TIMEOUT, None)
-        except wire.PeerClosed:
-            self._end(ERROR, None)
-        except wire.WireError as exc:
-            self._end(ERROR, f"the submission broke the result channel ({exc})")
         extra = header.get("extra") if isinstance(header.get("extra"), list) else []
         return Reply(entries={e.name: e for e in entries if e.name in expect},
                      tensors=payloads, extra=[clean_text(str(x), 100) for x in extra[:50]])
