@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import linecache
 import os
 import socket
@@ -165,9 +166,10 @@ def _flush() -> None:
             pass
 
 
-def _stop_on_violation(sock: socket.socket, source: str, returned: Any) -> None:
+def _stop_on_violation(sock: socket.socket, source: str, returned: Any,
+                       problems: Any = None) -> None:
     """If autograd was used (or the guards tampered with), report it and end the child."""
-    found = guard.problems(returned)
+    found = (problems or guard.problems)(returned)
     if found:
         hints = guard.scan_source(source)
         _send_reply(sock, {"type": "violation", "message": "; ".join(found)[:MAX_MESSAGE],
@@ -196,6 +198,8 @@ def serve(sock: socket.socket) -> NoReturn:
             _send_reply(sock, {"type": "fatal", "error": err})
             os._exit(0)
         guard.install()
+        # Bound before the submission runs: it may rebind module globals, not these locals.
+        check = functools.partial(_stop_on_violation, problems=guard.problems)
         try:
             with torch.no_grad():
                 exec(code, namespace)
@@ -204,7 +208,7 @@ def serve(sock: socket.socket) -> NoReturn:
             err["message"] = f"while loading the file: {err['message']}"
             _send_reply(sock, {"type": "fatal", "error": err})
             os._exit(0)
-        _stop_on_violation(sock, source, None)
+        check(sock, source, None)
         backward = namespace.get("backward")
         if not callable(backward):
             _send_reply(sock, {"type": "fatal", "error": {
@@ -221,11 +225,11 @@ def serve(sock: socket.socket) -> NoReturn:
                 with torch.no_grad():
                     value = backward(t)
             except BaseException as exc:  # noqa: BLE001
-                _stop_on_violation(sock, source, None)
+                check(sock, source, None)
                 _send_reply(sock, {"type": "reply", "ok": False,
                                    "error": describe_exception(exc)})
                 continue
-            _stop_on_violation(sock, source, value)
+            check(sock, source, value)
             try:
                 header, payloads = encode_return(value, request["expect"])
             except Exception as exc:  # e.g. a dict subclass that raises on access
