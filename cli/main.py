@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def check_cmd(file: Path, exercise_id: str, as_json: bool, student: str) -> None
 
         console = Console(stderr=True)
         with console.status("grading…", spinner="dots") if console.is_terminal and \
-                not as_json else _nullcontext():
+                not as_json else contextlib.nullcontext():
             result = grade(exercise, source, sandbox=sandbox, student=student,
                            secret=secret_key().encode())
     if as_json:
@@ -92,18 +93,6 @@ def _read_source(file: Path) -> bytes:
         raise click.UsageError(f"no such file: {file}") from None
     except OSError as exc:
         raise click.UsageError(f"cannot read {file}: {exc.strerror}") from None
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-#: Shared with `submit`: a do-nothing context manager where no spinner is shown.
-_Null = _nullcontext
 
 
 def _register_service_commands() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -26,7 +27,7 @@ def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: b
     import requests
     from rich.console import Console
 
-    from cli.main import _Null, _read_source
+    from cli.main import _read_source
     from cli.report import render
     from grader.result import GradeResult
 
@@ -61,7 +62,7 @@ def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: b
     console = Console(stderr=True)
     deadline = time.monotonic() + timeout
     with console.status(f"submission {sub_id}: queued", spinner="dots") if \
-            console.is_terminal and not as_json else _Null() as status:
+            console.is_terminal and not as_json else contextlib.nullcontext() as status:
         while True:
             body = call("GET", f"/submissions/{sub_id}")
             if body["status"] == "done":

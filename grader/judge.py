@@ -130,11 +130,6 @@ def combine(diffs: Sequence[tuple[Case, TensorDiff]], max_points: float) -> Tens
         got_shape=list(public.got_shape) if public.got_shape is not None else None)
 
 
-def shape_text(shape: Sequence[int]) -> str:
-    """Return a shape as Python prints a tuple: ``(64,)``, ``(32, 27)``."""
-    return _shape(tuple(shape))
-
-
 def _shape(shape: tuple[int, ...]) -> str:
     return str(tuple(shape))
 

@@ -288,7 +288,7 @@ class Session:
     def _send(self, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor] = ()) -> None:
         self.sock.settimeout(max(0.001, self.reader.deadline - time.monotonic()))
         try:
-            self.sock.sendall(b"".join(wire.encode(header, tensors)))
+            wire.send(self.sock, header, tensors)
         except TimeoutError:
             self._end(TIMEOUT, None)
         except OSError:

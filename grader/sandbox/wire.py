@@ -79,9 +79,8 @@ def encode(header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor] = ()) 
 
 def send(sock: socket.socket, header: Mapping[str, Any],
          tensors: Mapping[str, torch.Tensor] = ()) -> None:
-    """Send one frame (blocking)."""
-    for part in encode(header, tensors):
-        sock.sendall(part)
+    """Send one frame (blocking, or under the socket's timeout) in one call."""
+    sock.sendall(b"".join(encode(header, tensors)))
 
 
 class Reader:
