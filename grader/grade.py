@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from grader.diagnosis import CaseDiagnosis, Diagnosis, conclude
+from grader.diagnosis.case import CaseVerdict
 from grader.exercise import Case, Exercise
 from grader.judge import TensorDiff, Unusable, combine, compare
 from grader.result import (
@@ -32,11 +34,13 @@ MAX_SOURCE_BYTES = 256 * 1024
 
 
 def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
-          student: str = "local", secret: bytes = b"") -> GradeResult:
+          student: str = "local", secret: bytes = b"", diagnose: bool = True) -> GradeResult:
     """Grade ``source`` on every case of ``exercise`` and return the result JSON object.
 
     :param student: seeds the public case, so each student sees their own numbers.
     :param secret: the server secret that seeds the hidden cases.
+    :param diagnose: find root causes and fingerprints of wrong tensors (and so the
+        error-carried-forward score); off only to measure what it costs.
     """
     started = time.monotonic()
     problem = _check_source(source)
@@ -53,7 +57,7 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
     started = time.monotonic()  # grading time: not a cold zygote's start-up
     with session:
         try:
-            run = _run_cases(exercise, cases, session)
+            run = _run_cases(exercise, cases, session, diagnose)
         except SessionEnded as end:
             message = end.message
             err = end.error
@@ -64,12 +68,17 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         stdout = session.stdout()
 
     tensors = [combine(run.diffs[g.name], g.points) for g in exercise.graded]
+    _apply_diagnoses(tensors, conclude([g.name for g in exercise.graded], cases, run.verdicts,
+                                         text))
     if all(run.errors):
         return _failed(exercise, ERROR, f"backward raised in every case: {run.errors[0]}",
                        stdout, started, cases=cases, tensors=tensors)
-    score = sum(t.points for t in tensors) + sum(c.points for c in run.checks)
+    checks = sum(c.points for c in run.checks)
+    score = sum(t.points for t in tensors) + checks
+    forward = sum(t.carry_forward_points for t in tensors) + checks
     return GradeResult(
         exercise=exercise.id, status=GRADED, score=round(score, 6),
+        carry_forward_score=round(forward, 6),
         max_score=exercise.max_score, message=_summary(tensors, run),
         stdout=stdout, runtime_ms=_ms(started), tensors=tensors, checks=run.checks,
         cases=[c.name for c in cases], exercise_version=exercise.version,
@@ -86,6 +95,8 @@ class _Run:
     checks: list[CheckResult] = field(default_factory=list)
     #: The public case's reply and reference gradients, kept for heatmaps.
     public: tuple[Reply, dict[str, torch.Tensor]] | None = None
+    #: Per case that ran to its end with a failing tensor: what diagnosis made of it.
+    verdicts: list[tuple[Case, dict[str, CaseVerdict]]] = field(default_factory=list)
 
     def arrays(self, tensors: list[TensorResult]) -> dict[str, tuple[Any, Any]]:
         """Return (student, reference) of the public case for every tensor not exact."""
@@ -96,7 +107,8 @@ class _Run:
                 for t in tensors if t.status != EXACT}
 
 
-def _run_cases(exercise: Exercise, cases: list[Case], session: Session) -> _Run:
+def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
+               diagnose: bool = True) -> _Run:
     """Ask the child for every case; compare each reply with the reference gradients."""
     run = _Run({g.name: [] for g in exercise.graded})
 
@@ -106,29 +118,53 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session) -> _Run:
         session.send_case(exercise.student_inputs(fwd), expect)
         return fwd, expect
 
-    fwd, expect = send(cases[0])
+    upcoming = send(cases[0])
     for i, case in enumerate(cases):
+        fwd, expect = upcoming
         # While the child computes: the reference (only now, in the trusted process, after
         # the child has its inputs) and the next case's forward pass.
         ref = exercise.reference(fwd)
         reply = session.receive_reply(expect)
         if i + 1 < len(cases):
-            fwd, expect_next = send(cases[i + 1])
+            upcoming = send(cases[i + 1])
         error = _case_error(reply, case)
         if i == 0:
             run.public = (reply, ref)
         run.errors.append(error)
         run.extra.update(reply.extra)
+        diffs = {}
         for g in exercise.graded:
             rtol, atol = exercise.tolerances(g)
             got = Unusable(MISSING, error) if error else returned_value(reply, g.name,
                                                                           expect[g.name])
-            run.diffs[g.name].append((case, compare(g.name, ref[g.name], got,
-                                                    rtol=rtol, atol=atol)))
-        if i + 1 < len(cases):
-            expect = expect_next
+            diffs[g.name] = compare(g.name, ref[g.name], got, rtol=rtol, atol=atol)
+            run.diffs[g.name].append((case, diffs[g.name]))
+        if diagnose and not error and not all(d.passed for d in diffs.values()):
+            run.verdicts.append((case, _diagnose_case(exercise, case, fwd, ref, reply, diffs)))
     run.checks = exercise.extra_checks(cases[0], session.ask)
     return run
+
+
+def _diagnose_case(exercise: Exercise, case: Case, fwd: dict[str, Any],
+                   ref: dict[str, torch.Tensor], reply: Reply,
+                   diffs: dict[str, TensorDiff]) -> dict[str, CaseVerdict]:
+    """Judge one case's failing tensors against their expected-local gradients."""
+    tolerances = {g.name: exercise.tolerances(g) for g in exercise.graded}
+    usable = {k: v for k, v in reply.tensors.items() if k in tolerances}
+    return CaseDiagnosis(tolerances, fwd, ref, usable, reply.misshaped, case.n).judge(
+        diffs, reply.not_dict, reply.extra)
+
+
+def _apply_diagnoses(tensors: list[TensorResult], diagnoses: dict[str, Diagnosis]) -> None:
+    """Write each tensor's diagnosis into its result and give its carry-forward points."""
+    for t in tensors:
+        d = diagnoses.get(t.name)
+        if t.passed:
+            t.locally_correct, t.carry_forward_points = True, t.max_points
+        elif d is not None:
+            t.root_cause, t.locally_correct = d.root_cause, d.locally_correct
+            t.diagnosis, t.fingerprint, t.line = d.text(), d.code, d.line
+            t.carry_forward_points = t.max_points if d.locally_correct else 0.0
 
 
 def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Tensor | Unusable:
@@ -196,7 +232,8 @@ def _failed(exercise: Exercise, status: str, message: str, stdout: str, started:
         tensors = [TensorResult(g.name, MISSING, 0.0, g.points, message="not evaluated")
                    for g in exercise.graded]
     else:
-        tensors = [TensorResult(**{**t.__dict__, "points": 0.0}) for t in tensors]
+        tensors = [TensorResult(**{**t.__dict__, "points": 0.0, "carry_forward_points": 0.0})
+                   for t in tensors]
     return GradeResult(
         exercise=exercise.id, status=status, score=0.0, max_score=exercise.max_score,
         message=message, stdout=stdout, runtime_ms=_ms(started), tensors=tensors,

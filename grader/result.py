@@ -37,8 +37,18 @@ class TensorResult:
     #: Name of the first case in which the tensor failed (None when it passed everywhere).
     failed_case: str | None = None
     message: str = ""
+    #: Plain-words diagnosis: the fingerprint's sentence for a root cause, or "inherited: …".
     diagnosis: str | None = None
+    #: Wrong on its own line (not merely fed a wrong upstream gradient).
     root_cause: bool = False
+    #: Right given the student's own upstream gradients in every case (None: not judged).
+    locally_correct: bool | None = None
+    #: Stable fingerprint code of the diagnosis (see grader.diagnosis.CODES), for analytics.
+    fingerprint: str | None = None
+    #: 1-based line of the submission the diagnosis points at.
+    line: int | None = None
+    #: The points under error-carried-forward scoring: earned when locally correct.
+    carry_forward_points: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -74,6 +84,8 @@ class GradeResult:
     runtime_ms: float = 0.0
     tensors: list[TensorResult] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    #: The score under error-carried-forward scoring (``score`` is the strict one).
+    carry_forward_score: float = 0.0
     #: Names of the cases that were run, public first.
     cases: list[str] = field(default_factory=list)
     exercise_version: int = 1
@@ -133,6 +145,7 @@ RESULT_SCHEMA: dict[str, Any] = {
         "message": {"type": "string"},
         "stdout": {"type": "string", "maxLength": 70_000},
         "runtime_ms": {"type": "number", "minimum": 0},
+        "carry_forward_score": {"type": "number", "minimum": 0},
         "exercise_version": {"type": "integer"},
         "cases": {"type": "array", "items": {"type": "string"}},
         "tensors": {
@@ -154,6 +167,10 @@ RESULT_SCHEMA: dict[str, Any] = {
                     "message": {"type": "string"},
                     "diagnosis": {"type": ["string", "null"]},
                     "root_cause": {"type": "boolean"},
+                    "locally_correct": {"type": ["boolean", "null"]},
+                    "fingerprint": {"type": ["string", "null"]},
+                    "line": {"type": ["integer", "null"], "minimum": 1},
+                    "carry_forward_points": {"type": "number", "minimum": 0},
                 },
             },
         },

@@ -104,9 +104,9 @@ def encode_return(value: Any, expect: Mapping[str, list[int]]) \
         -> tuple[dict[str, Any], dict[str, memoryview]]:
     """Describe a ``backward`` return value; attach payloads only for well-formed tensors.
 
-    A payload is sent only for a float32 tensor of the expected shape: everything else is
-    described (type, dtype, shape) without its bytes, so a 1 GiB or mis-shaped tensor never
-    crosses the channel.
+    A payload is sent only for a float32 tensor of the expected shape, or of a wrong shape
+    within :func:`wire.misshaped_ok`'s bound: everything else is described (type, dtype,
+    shape) without its bytes, so a 1 GiB tensor never crosses the channel.
     """
     if not isinstance(value, dict):
         return {"type": "reply", "ok": True, "not_dict": type(value).__name__}, {}
@@ -121,7 +121,10 @@ def encode_return(value: Any, expect: Mapping[str, list[int]]) \
         elif issubclass(type(v), torch.Tensor) and v.layout == torch.strided:
             # type(), not isinstance(): an object can fake __class__ to pass isinstance.
             dtype = wire.DTYPE_NAMES.get(v.dtype, str(v.dtype).replace("torch.", ""))
-            ok = v.dtype == torch.float32 and list(v.shape) == list(expect[name])
+            # A wrong shape still travels (bounded) so diagnosis can name the mistake.
+            ok = v.dtype == torch.float32 and (
+                list(v.shape) == list(expect[name])
+                or wire.misshaped_ok(tuple(v.shape), expect[name]))
             entries.append({"name": name, "kind": "tensor", "dtype": dtype,
                             "shape": list(v.shape), "payload": ok})
             if ok:

@@ -57,7 +57,8 @@ class Reply:
 
     ``error`` is set when the call raised; ``not_dict`` names the type when it returned
     something other than a dict. ``entries`` describe every expected name it returned and
-    ``tensors`` hold the payloads the parent accepted.
+    ``tensors`` hold the payloads the parent accepted in the expected shape, ``misshaped``
+    the (bounded) ones of another shape, kept for diagnosis only.
     """
 
     error: dict[str, Any] | None = None
@@ -65,6 +66,7 @@ class Reply:
     entries: dict[str, wire.Returned] = field(default_factory=dict)
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     extra: list[str] = field(default_factory=list)
+    misshaped: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class _Output:
@@ -385,8 +387,10 @@ class Session:
             entries = wire.parse_entries(header)
             payloads = wire.read_payloads(self.reader, entries, expect)
         extra = header.get("extra") if isinstance(header.get("extra"), list) else []
+        shaped = {k: v for k, v in payloads.items() if tuple(v.shape) == tuple(expect[k])}
         return Reply(entries={e.name: e for e in entries if e.name in expect},
-                     tensors=payloads, extra=[clean_text(str(x), 100) for x in extra[:50]])
+                     tensors=shaped, extra=[clean_text(str(x), 100) for x in extra[:50]],
+                     misshaped={k: v for k, v in payloads.items() if k not in shaped})
 
     def _finish_output(self) -> None:
         # The child is dead or finishing: collect what it printed, briefly.

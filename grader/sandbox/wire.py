@@ -18,7 +18,7 @@ import selectors
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,20 +212,39 @@ def parse_entries(header: Mapping[str, Any], max_entries: int = 4096) -> list[Re
     return out
 
 
+def misshaped_ok(shape: Sequence[int], expected: Sequence[int]) -> bool:
+    """Return whether a tensor of the wrong ``shape`` may still cross the channel.
+
+    Diagnosis needs the values of a mis-shaped gradient (a transpose, a sum over the wrong
+    dimension, a forgotten sum), but only within a small bound of the expected size, so a
+    huge return never costs the parent more than that bound.
+    """
+    numel = math.prod(shape)
+    return len(shape) <= 4 and numel <= max(MISSHAPED_FACTOR * math.prod(expected),
+                                            MISSHAPED_MIN)
+
+
+#: A mis-shaped float32 tensor crosses the channel up to this many times the expected
+#: elements (or MISSHAPED_MIN elements): enough for an unsummed (n, H) bias gradient.
+MISSHAPED_FACTOR = 64
+MISSHAPED_MIN = 4096
+
+
 def read_payloads(reader: Reader, entries: list[Returned],
                   expected: Mapping[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
     """Read the payloads an untrusted header announced, allowing only expected ones.
 
-    A payload is accepted only for an expected name, as float32, in exactly the expected
-    shape; any other announced payload is a protocol violation (raised before reading it), so
-    the parent never allocates more than the expected tensors' bytes.
+    A payload is accepted only for an expected name, as float32, in the expected shape or
+    a bounded wrong one (:func:`misshaped_ok`); any other announced payload is a protocol
+    violation (raised before reading it), so the parent's allocation stays bounded.
     """
     out: dict[str, torch.Tensor] = {}
     for e in entries:
         if not e.payload:
             continue
-        if e.name not in expected or e.dtype != "float32" or e.shape != tuple(expected[e.name]) \
-                or e.name in out:
+        if e.name not in expected or e.dtype != "float32" or e.name in out or (
+                e.shape != tuple(expected[e.name])
+                and not misshaped_ok(e.shape, expected[e.name])):
             raise WireError(f"unexpected payload for {e.name!r}")
         buf = bytearray(nbytes("float32", list(e.shape)))
         reader.read_into(memoryview(buf))

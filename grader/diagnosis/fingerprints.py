@@ -1,0 +1,243 @@
+"""Bug fingerprints: small tests of one hypothesis each on (student, expected-local).
+
+Every fingerprint takes the :class:`Evidence` of one root-cause tensor in one case and returns
+a :class:`~grader.diagnosis.findings.Finding` when its hypothesis explains the student's value,
+else None. ``expected`` is the *local* expectation — what the tensor's gradient should be given
+the student's own upstream gradients — so an inherited error never masks or fakes a pattern.
+:data:`SHAPE` runs when the shape is wrong, :data:`VALUE` when it is right; the first match
+wins, so the more specific hypotheses come first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from grader.diagnosis.findings import Finding, times
+from grader.diagnosis.graph import Arrival
+
+#: Hypotheses are judged looser than grading (a formula written another way differs by float
+#: noise; a real alternative differs by ≥ 3%: Bessel at n = 32).
+FIT_RTOL = 2e-3
+FIT_ATOL = 1e-6
+
+
+def close(a: torch.Tensor, b: torch.Tensor, rtol: float = FIT_RTOL,
+          atol: float = FIT_ATOL) -> bool:
+    """Return whether ``a`` matches ``b`` scale-aware (as the judge does, but looser)."""
+    if a.shape != b.shape:
+        return False
+    if not bool(torch.isfinite(a).all()) or not bool(torch.isfinite(b).all()):
+        return False
+    scale = float(b.abs().max()) if b.numel() else 0.0
+    return float((a - b).abs().max()) <= atol + rtol * scale if a.numel() else True
+
+
+def fit_factor(diff: torch.Tensor, direction: torch.Tensor) -> float | None:
+    """Return ``k`` minimising ``|diff − k·direction|`` (None when direction is ~0)."""
+    d = direction.double().reshape(-1)
+    norm = float(d @ d)
+    if norm <= 1e-30:
+        return None
+    return float(diff.double().reshape(-1) @ d) / norm
+
+
+@dataclass
+class Evidence:
+    """Everything a fingerprint may look at for one tensor in one case."""
+
+    name: str
+    #: The student's gradient (any shape: mis-shaped values are kept for diagnosis).
+    student: torch.Tensor
+    #: The gradient it should be given the student's own upstream gradients.
+    expected: torch.Tensor
+    #: The tensor's forward value.
+    value: torch.Tensor
+    n: int
+    #: Per consumer: the contribution it sends (``grad``, ``broadcast`` shape, ``via`` node).
+    branches: dict[str, Arrival] = field(default_factory=dict)
+    #: The gradient that entered a graph node while the consumers' flows were replayed.
+    entered: Callable[[Any], torch.Tensor | None] = lambda node: None
+
+
+# -- wrong shape ----------------------------------------------------------------------------
+
+def transposed(ev: Evidence) -> Finding | None:
+    """The transpose: shapes swapped and values equal transposed (``h.T @ d`` order mix-up)."""
+    s, e = ev.student, ev.expected
+    if s.dim() == 2 and e.dim() == 2 and tuple(s.shape) == tuple(e.shape)[::-1] \
+            and close(s.T, e):
+        return Finding("transpose", f"d{ev.name} is the transpose of the right gradient: shape "
+                       f"{_shape(s)} instead of {_shape(e)} — swap the operands of the "
+                       "matmul (or their .T)")
+    return None
+
+
+def sum_shape(ev: Evidence) -> Finding | None:
+    """A broadcast gradient summed without keepdim, over the wrong dim, or not summed at all."""
+    s, e = ev.student, ev.expected
+    if close(s.reshape(e.shape), e) if s.numel() == e.numel() else False:
+        return Finding("missing_keepdim", f"right values, wrong shape: {_shape(s)} instead of "
+                       f"{_shape(e)} — sum with keepdim=True (or reshape) so the gradient has "
+                       "the tensor's own shape")
+    for arrival in ev.branches.values():
+        wide = arrival.broadcast
+        if wide.shape == e.shape:
+            continue
+        if tuple(s.shape) == tuple(wide.shape) and close(s, wide):
+            return Finding("not_summed", f"d{ev.name} has the broadcast shape {_shape(s)}: "
+                           f"sum it over the broadcast dimension(s) to get {_shape(e)}")
+        for dim in range(wide.dim()):
+            for keep in (True, False):
+                other = wide.sum(dim, keepdim=keep)
+                if tuple(other.shape) == tuple(s.shape) and close(s, other):
+                    return Finding("wrong_sum_dim", f"d{ev.name} is summed over dimension "
+                                   f"{dim} (shape {_shape(s)}); it must be summed so that "
+                                   f"its shape is {_shape(e)} — over the batch dimension")
+    return None
+
+
+def other_shape(ev: Evidence) -> Finding | None:
+    """Any other shape mistake (always matches: the last shape fingerprint)."""
+    return Finding("shape", f"shape {_shape(ev.student)} instead of {_shape(ev.expected)}: a "
+                   "gradient always has exactly its tensor's shape")
+
+
+# -- right shape, wrong values ------------------------------------------------------------
+
+def constant_factor(ev: Evidence) -> Finding | None:
+    """A constant factor: ×n, ÷n, Bessel's (n−1)/n, ×−1, ×2, ×0.5 (or another constant)."""
+    c = fit_factor(ev.student, ev.expected)
+    if c is None or abs(c - 1) < 1e-3 or not close(ev.student, c * ev.expected):
+        return None
+    named = times(c, ev.n)
+    if named:
+        code, phrase = named
+        return Finding(code, f"d{ev.name} is {phrase}")
+    return Finding("constant_factor", f"d{ev.name} is the right gradient times {c:.4g}")
+
+
+def missing_branch(ev: Evidence) -> Finding | None:
+    """One branch of a two-branch node missing: only one consumer's contribution is there."""
+    if len(ev.branches) < 2:
+        return None
+    for kept, arrival in ev.branches.items():
+        if close(ev.student, arrival.grad):
+            lost = ", ".join(f"d{u}" for u in ev.branches if u != kept)
+            return Finding("overwrite_branch", f"d{ev.name} holds only the contribution "
+                           f"through d{kept}; the one through {lost} is missing — "
+                           f"{ev.name} feeds {len(ev.branches)} tensors, so add every "
+                           "contribution (+=, not =)")
+    for lost, arrival in ev.branches.items():
+        if close(ev.student, ev.expected - arrival.grad):
+            return Finding("overwrite_branch", f"d{ev.name} is missing the contribution "
+                           f"through d{lost}: add every consumer's part (+=, not =)")
+    return None
+
+
+def embedding_duplicates(ev: Evidence) -> Finding | None:
+    """An embedding gradient right for tokens seen once and wrong for repeated ones."""
+    for arrival in ev.branches.values():
+        if type(arrival.via).__name__ != "IndexBackward0":
+            continue
+        index = next((i for i in arrival.via._saved_indices if i is not None), None)
+        if index is None or ev.student.dim() != 2:
+            continue
+        wrong = _wrong_rows(ev.student, ev.expected)
+        if not wrong:
+            continue
+        counts = torch.bincount(index.reshape(-1), minlength=ev.student.shape[0])
+        repeated = {int(i) for i in torch.nonzero(counts > 1).reshape(-1)}
+        if set(wrong) <= repeated:
+            return Finding("embedding_duplicates", f"d{ev.name} is right for tokens that "
+                           f"appear once in the batch and wrong for {len(wrong)} that appear "
+                           f"more than once (rows {_rows(wrong)}): d{ev.name}[idx] = … (or "
+                           "+=) with repeated indices keeps one write per row — accumulate "
+                           "with index_add_ or a loop")
+    return None
+
+
+def tanh_wrong_tensor(ev: Evidence) -> Finding | None:
+    """tanh's derivative taken on its input, ``1 − x²``, instead of its output, ``1 − tanh²``."""
+    alt = wrong_tanh_delta(ev)
+    if alt is not None and close(ev.student, ev.expected + alt[1]):
+        return Finding("tanh_wrong_tensor", f"d{ev.name} uses 1 - {ev.name}**2; tanh's "
+                       f"derivative is 1 - {alt[0]}**2, written with tanh's output")
+    return None
+
+
+def wrong_tanh_delta(ev: Evidence) -> tuple[str, torch.Tensor] | None:
+    """Return (output name, student − expected if tanh′ were taken on the input), or None."""
+    for consumer, arrival in ev.branches.items():
+        if type(arrival.via).__name__ != "TanhBackward0":
+            continue
+        upstream = ev.entered(arrival.via)
+        if upstream is None:
+            continue
+        y = arrival.via._saved_result.detach()
+        x = ev.value
+        return consumer, ((1 - x**2) - (1 - y**2)) * upstream
+    return None
+
+
+def partial(ev: Evidence) -> Finding | None:
+    """Right on some rows or columns only: say which."""
+    if ev.student.dim() != 2 or ev.student.shape != ev.expected.shape:
+        return None
+    for axis, label in ((0, "rows"), (1, "columns")):
+        s, e = (ev.student, ev.expected) if axis == 0 else (ev.student.T, ev.expected.T)
+        wrong = _wrong_rows(s, e)
+        if 0 < len(wrong) < s.shape[0]:
+            return Finding("partial", f"d{ev.name} is right in {s.shape[0] - len(wrong)} "
+                           f"{label} and wrong in {len(wrong)}: {label} {_rows(wrong)}")
+    return None
+
+
+SHAPE: tuple[Callable[[Evidence], Finding | None], ...] = (transposed, sum_shape, other_shape)
+VALUE: tuple[Callable[[Evidence], Finding | None], ...] = (
+    constant_factor, missing_branch, embedding_duplicates, tanh_wrong_tensor)
+#: Tried after the hypotheses at ungraded intermediates (:mod:`grader.diagnosis.upstream`):
+#: a pattern of wrong rows is a symptom, not an explanation.
+LAST: tuple[Callable[[Evidence], Finding | None], ...] = (partial,)
+
+
+def fingerprint(ev: Evidence, tests: tuple[Callable[[Evidence], Finding | None], ...]
+                | None = None) -> Finding | None:
+    """Return the first fingerprint that explains ``ev`` (shape ones for a wrong shape)."""
+    if tests is None:
+        tests = SHAPE if tuple(ev.student.shape) != tuple(ev.expected.shape) else VALUE
+    if tests is not SHAPE and not bool(torch.isfinite(ev.student).all()):
+        return non_finite(ev)
+    for test in tests:
+        found = test(ev)
+        if found is not None:
+            return found
+    return None
+
+
+def non_finite(ev: Evidence) -> Finding:
+    """NaN or inf made on this line (the inputs it was given were finite)."""
+    bad = int((~torch.isfinite(ev.student)).sum())
+    return Finding("nan", f"d{ev.name} has {bad} NaN or infinite value(s) of "
+                   f"{ev.student.numel()} although everything it is computed from is finite: "
+                   "look for a negative number to a fractional power, log(0) or 0/0")
+
+
+def _wrong_rows(s: torch.Tensor, e: torch.Tensor) -> list[int]:
+    scale = float(e.abs().max()) if e.numel() else 0.0
+    tol = FIT_ATOL + FIT_RTOL * scale
+    bad = ((s - e).abs().amax(dim=tuple(range(1, s.dim()))) > tol) | \
+        ~torch.isfinite(s).reshape(s.shape[0], -1).all(1)
+    return [int(i) for i in torch.nonzero(bad).reshape(-1)]
+
+
+def _rows(rows: list[int], limit: int = 8) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (f", … ({len(rows)} in all)" if len(rows) > limit else "")
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"

@@ -1,0 +1,22 @@
+"""Point at the line of the submission that most likely holds a mistake."""
+
+from __future__ import annotations
+
+import re
+
+
+def assignment_line(source: str, name: str) -> int | None:
+    """Return the 1-based line that assigns ``d{name}``, when exactly one line does.
+
+    Counts plain, augmented and indexed assignments (``dC[ix] = …``, ``dW1 += …``). With two
+    such lines (``dcounts = …`` then ``dcounts += …``) no single line is to blame, so none is
+    named.
+
+    >>> assignment_line("dW1 = x\\ndb1 = y\\n", "W1")
+    1
+    >>> assignment_line("dc = a\\ndc += b\\n", "c") is None
+    True
+    """
+    pattern = re.compile(rf"^\s*d{re.escape(name)}\s*(\[[^\]\n]*\])?\s*([-+*/@]?=)(?!=)")
+    hits = [i for i, line in enumerate(source.splitlines(), 1) if pattern.match(line)]
+    return hits[0] if len(hits) == 1 else None
