@@ -199,6 +199,11 @@ def _case_error(reply: Reply, case: Case) -> str:
 def _summary(tensors: list[TensorResult], run: _Run) -> str:
     passed = sum(t.passed for t in tensors)
     parts = [f"{passed} of {len(tensors)} tensors correct"]
+    roots = [f"d{t.name}" for t in tensors if t.root_cause]
+    if roots:
+        inherited = sum(1 for t in tensors if not t.passed and t.locally_correct)
+        parts.append(f"root cause{'s' if len(roots) > 1 else ''}: {', '.join(roots[:5])}"
+                     + (f" ({inherited} more only inherited the error)" if inherited else ""))
     parts += [f"{c.name} check {'passed' if c.passed else 'failed'}" for c in run.checks]
     errors = [e for e in run.errors if e]
     if errors:

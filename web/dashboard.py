@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from web.access import get_course, quota, teaches
 from web.db import db
-from web.models import Assignments, Courses, Enrolments, Submissions
+from web.forms import ScoringForm
+from web.models import CARRY_FORWARD, Assignments, Courses, Enrolments, Submissions
 
 bp = Blueprint("dashboard", __name__)
 
@@ -32,15 +33,47 @@ def course(code: str):
     c = get_course(code)
     assignments = db.session.scalars(
         select(Assignments).where(Assignments.course_id == c.id).order_by(Assignments.id)).all()
+    counted = case((Assignments.scoring == CARRY_FORWARD,
+                    func.coalesce(Submissions.carry_forward_score, Submissions.score)),
+                   else_=Submissions.score)
     best = dict(db.session.execute(
-        select(Submissions.assignment_id, func.max(Submissions.score))
+        select(Submissions.assignment_id, func.max(counted))
+        .join(Assignments, Assignments.id == Submissions.assignment_id)
         .where(Submissions.user_id == current_user.id,
                Submissions.assignment_id.in_([a.id for a in assignments]))
         .group_by(Submissions.assignment_id)).all())
     rows = [(a, _exercise(a.exercise_id), best.get(a.id),
              quota(current_user, a)) for a in assignments]
-    return render_template("dashboard/course.html", course=c, rows=rows,
-                           teacher=teaches(current_user, c.id))
+    teacher = teaches(current_user, c.id)
+    forms = {a.id: ScoringForm(formdata=None, scoring=a.scoring, prefix=f"a{a.id}")
+             for a in assignments} if teacher else {}
+    return render_template("dashboard/course.html", course=c, rows=rows, teacher=teacher,
+                           forms=forms)
+
+
+@bp.post("/courses/<code>/assignments/<int:assignment_id>/scoring")
+@login_required
+def scoring(code: str, assignment_id: int):
+    """Let an instructor switch an assignment between strict and carry-forward scoring.
+
+    Both scores are stored for every submission, so switching re-ranks past work at once.
+    """
+    c = get_course(code)
+    if not teaches(current_user, c.id):
+        abort(403)
+    a = db.session.get(Assignments, assignment_id)
+    if a is None or a.course_id != c.id:
+        abort(404)
+    form = ScoringForm(prefix=f"a{a.id}")
+    if not form.validate_on_submit():
+        flash("Choose strict or error-carried-forward scoring.", "error")
+    else:
+        a.scoring = form.scoring.data
+        db.session.commit()
+        flash(f"{a.title or a.exercise_id} now uses "
+              f"{'error-carried-forward' if a.scoring == CARRY_FORWARD else 'strict'} "
+              "scoring.", "info")
+    return redirect(url_for("dashboard.course", code=c.code))
 
 
 def _exercise(exercise_id: str):

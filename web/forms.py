@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import EmailField, PasswordField, StringField, TextAreaField
+from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 
@@ -36,3 +36,12 @@ class PasswordForm(FlaskForm):
 class SubmitForm(FlaskForm):
     code = TextAreaField("Your backward pass", validators=[Optional()])
     upload = FileField("…or upload a .py file")
+
+
+class ScoringForm(FlaskForm):
+    """An instructor's choice of how an assignment counts a submission."""
+
+    scoring = SelectField("Scoring", choices=[
+        ("strict", "strict — every tensor must match autograd"),
+        ("carry_forward", "error carried forward — right given the student's own upstream"),
+    ], validators=[DataRequired()])

@@ -31,6 +31,11 @@ from web.db import db
 
 #: Submission states.
 QUEUED, RUNNING, DONE = "queued", "running", "done"
+#: How an assignment counts a submission: "strict" (a tensor must match autograd) or
+#: "carry_forward" (a tensor earns its points when it is right given the student's own
+#: upstream gradients — exam markers' "error carried forward").
+STRICT, CARRY_FORWARD = "strict", "carry_forward"
+SCORINGS = (STRICT, CARRY_FORWARD)
 ROLES = ("student", "instructor", "admin")
 
 
@@ -111,6 +116,8 @@ class Assignments(db.Model):
     late_penalty: Mapped[float] = mapped_column(Float, default=0.0)
     max_submissions: Mapped[int | None] = mapped_column(Integer)
     min_interval_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    #: STRICT or CARRY_FORWARD; both scores are stored, this picks the one that counts.
+    scoring: Mapped[str] = mapped_column(String(20), default=STRICT, server_default=STRICT)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     course: Mapped[Courses] = relationship(back_populates="assignments")
@@ -141,6 +148,8 @@ class Submissions(db.Model):
     exercise_version: Mapped[int | None] = mapped_column(Integer)
     result_status: Mapped[str | None] = mapped_column(String(20))
     score: Mapped[float | None] = mapped_column(Float)
+    #: The score under error-carried-forward scoring (``score`` is the strict one).
+    carry_forward_score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
     runtime_ms: Mapped[float | None] = mapped_column(Float)
     message: Mapped[str | None] = mapped_column(Text)
@@ -148,9 +157,22 @@ class Submissions(db.Model):
     #: The whole result JSON of spec §4, as served by the API.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    assignment: Mapped[Assignments | None] = relationship()
     results: Mapped[list[TensorResults]] = relationship(
         back_populates="submission", cascade="all, delete-orphan",
         order_by="TensorResults.position")
+
+    @property
+    def scoring(self) -> str:
+        """Return how this submission counts: its assignment's scoring (strict without one)."""
+        return self.assignment.scoring if self.assignment is not None else STRICT
+
+    @property
+    def counted_score(self) -> float | None:
+        """Return the score that counts under the assignment's scoring."""
+        if self.scoring == CARRY_FORWARD and self.carry_forward_score is not None:
+            return self.carry_forward_score
+        return self.score
 
     @property
     def exercise_class(self):
@@ -184,6 +206,12 @@ class TensorResults(db.Model):
     message: Mapped[str] = mapped_column(Text, default="")
     diagnosis: Mapped[str | None] = mapped_column(Text)
     root_cause: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Right given the student's own upstream gradients (None: not judged, e.g. missing).
+    locally_correct: Mapped[bool | None] = mapped_column(Boolean)
+    #: Stable fingerprint code (grader.diagnosis.CODES): what analytics count by class.
+    fingerprint: Mapped[str | None] = mapped_column(String(40), index=True)
+    line: Mapped[int | None] = mapped_column(Integer)
+    carry_forward_points: Mapped[float | None] = mapped_column(Float)
     #: The public case's student and reference tensors (float16, zstd; see web/arrays.py),
     #: for the heatmaps; only for tensors that are not exact, and bounded in size.
     arrays: Mapped[bytes | None] = mapped_column(LargeBinary)

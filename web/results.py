@@ -13,7 +13,7 @@ from sqlalchemy import select
 from web import heatmaps
 from web.access import get_assignment, get_submission
 from web.db import db
-from web.models import DONE, Submissions, TensorResults
+from web.models import CARRY_FORWARD, DONE, Submissions, TensorResults
 
 bp = Blueprint("results", __name__)
 
@@ -23,11 +23,16 @@ bp = Blueprint("results", __name__)
 def submission(submission_id: int):
     """Show a submission: live status until graded, then the whole result."""
     sub = get_submission(submission_id)
-    problems = [r for r in sub.results if r.status not in ("exact", "close")]
-    roots = [r for r in problems if r.root_cause]
+    failing = [r for r in sub.results if r.status not in ("exact", "close")]
+    roots = [r for r in failing if r.root_cause]
+    inherited = [r for r in failing if not r.root_cause and r.locally_correct]
+    # Root causes first: fixing them is what fixes the rest; inherited errors last.
+    problems = roots + [r for r in failing if r not in roots and r not in inherited] + inherited
     ordered = roots + [r for r in sub.results if r not in roots]
     return render_template("results/submission.html", sub=sub, results=ordered,
-                           problems=problems, checks=(sub.result or {}).get("checks", []))
+                           problems=problems, inherited=inherited,
+                           carry_forward=sub.scoring == CARRY_FORWARD,
+                           checks=(sub.result or {}).get("checks", []))
 
 
 @bp.get("/submissions/<int:submission_id>/status.json")
@@ -35,7 +40,8 @@ def submission(submission_id: int):
 def status(submission_id: int):
     """Return the submission's state, polled by the page (no manual reload)."""
     sub = get_submission(submission_id)
-    return jsonify(id=sub.id, status=sub.status, score=sub.score, max_score=sub.max_score)
+    return jsonify(id=sub.id, status=sub.status, score=sub.counted_score,
+                   max_score=sub.max_score, scoring=sub.scoring)
 
 
 @bp.get("/submissions/<int:submission_id>/heatmap/<name>.png")
@@ -89,11 +95,11 @@ def _chart(subs: list[Submissions]) -> Markup:
     w, h, pad = 480, 120, 16
     top = max((s.max_score or 1) for s in subs) or 1
     step = (w - 2 * pad) / max(1, len(subs) - 1)
-    pts = [(pad + i * step, h - pad - (s.score or 0) / top * (h - 2 * pad))
+    pts = [(pad + i * step, h - pad - (s.counted_score or 0) / top * (h - 2 * pad))
            for i, s in enumerate(subs)]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"><title>#{s.id}: '
-                   f'{s.score:g}/{s.max_score:g}</title></circle>'
+                   f'{s.counted_score:g}/{s.max_score:g}</title></circle>'
                    for (x, y), s in zip(pts, subs, strict=True))
     return Markup(f'<svg class="chart" viewBox="0 0 {w} {h}" role="img" '
                   f'aria-label="score per submission"><polyline points="{path}" fill="none" '

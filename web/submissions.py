@@ -114,7 +114,8 @@ def store_result(submission_id: int, result: GradeResult) -> bool:
         update(Submissions)
         .where(Submissions.id == submission_id, Submissions.status != DONE)
         .values(status=DONE, finished_at=now, updated_at=now, result_status=result.status,
-                score=result.score, max_score=result.max_score, runtime_ms=result.runtime_ms,
+                score=result.score, carry_forward_score=result.carry_forward_score,
+                max_score=result.max_score, runtime_ms=result.runtime_ms,
                 message=result.message, stdout=result.stdout,
                 exercise_version=result.exercise_version, result=result.to_json())
     ).rowcount
@@ -128,7 +129,8 @@ def store_result(submission_id: int, result: GradeResult) -> bool:
             points=t.points, max_points=t.max_points, max_abs_diff=_finite(t.max_abs_diff),
             rel_error=_finite(t.rel_error), expected_shape=t.expected_shape,
             got_shape=t.got_shape, failed_case=t.failed_case, message=t.message,
-            diagnosis=t.diagnosis, root_cause=t.root_cause,
+            diagnosis=t.diagnosis, root_cause=t.root_cause, locally_correct=t.locally_correct,
+            fingerprint=t.fingerprint, line=t.line, carry_forward_points=t.carry_forward_points,
             arrays=arrays.pack(*pair) if pair else None))
     db.session.commit()
     return True

@@ -37,6 +37,7 @@ COVERED_RULES = {
     "/assignments/<int:assignment_id>",
     "/assignments/<int:assignment_id>/history",
     "/courses/<code>",
+    "/courses/<code>/assignments/<int:assignment_id>/scoring",
     "/api/v1/submissions/<int:submission_id>",
 }
 #: Routes that take ids in the query string, checked too.
@@ -112,6 +113,17 @@ def _course_requests(v: Victim) -> list[tuple[str, str, Callable[[Any], Any]]]:
     ]
 
 
+def _instructor_requests(v: Victim) -> list[tuple[str, str, Callable[[Any], Any]]]:
+    """Return the routes only a course's instructor may use (with a valid CSRF token)."""
+    def post(c):
+        token_ = csrf_token(c.get("/password").data)
+        return c.post(f"/courses/{v.course}/assignments/{v.assignment}/scoring",
+                      data={f"a{v.assignment}-scoring": "carry_forward",
+                            f"a{v.assignment}-csrf_token": token_, "csrf_token": token_})
+    return [("/courses/<code>/assignments/<int:assignment_id>/scoring",
+             f"POST /courses/{v.course}/assignments/{v.assignment}/scoring", post)]
+
+
 def _attacker(app: Flask, email: str):
     client = _signed_in(app, email)
     client.api_token = token(app, email)
@@ -146,8 +158,21 @@ def test_every_route_with_an_id_is_covered(app: Flask) -> None:
     assert rules >= QUERY_ID_RULES
     # And every covered rule is really exercised by the requests below.
     v = Victim("x", 1, "C", 1, [1, 2], ["m"])
-    exercised = {rule for rule, _, _ in _requests(v, 3) + _course_requests(v)}
+    exercised = {rule for rule, _, _ in
+                 _requests(v, 3) + _course_requests(v) + _instructor_requests(v)}
     assert exercised == COVERED_RULES | QUERY_ID_RULES
+
+
+@pytest.mark.parametrize("student", ["alice", "bob", "carol"])
+def test_students_cannot_change_an_assignments_scoring(app, victims, student) -> None:
+    v = victims["alice"]
+    client = _attacker(app, f"{student}@example.org")
+    for _, what, call in _instructor_requests(v):
+        _assert_denied(call(client), f"{student}: {what}", v)
+    with app.app_context():
+        from web.db import db
+        from web.models import Assignments
+        assert db.session.get(Assignments, v.assignment).scoring == "strict"
 
 
 @pytest.mark.parametrize("attacker,victim", [("bob", "alice"), ("carol", "alice"),

@@ -56,6 +56,8 @@ def document() -> dict[str, Any]:
                                        "exercise": {"type": "string"},
                                        "status": {"enum": ["queued", "running", "done"]},
                                        "created_at": {"type": "string"},
+                                       "scoring": {"enum": ["strict", "carry_forward"]},
+                                       "counted_score": {"type": ["number", "null"]},
                                        "result": {"$ref": "#/components/schemas/Result"}}}}}},
                     "401": _err("missing or bad token"), "404": _err("no such submission")}}},
             "/exercises": {"get": {

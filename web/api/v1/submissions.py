@@ -74,4 +74,7 @@ def show(submission_id: int):
             "created_at": sub.created_at.isoformat() + "Z"}
     if sub.status == DONE:
         body["result"] = sub.result
+        # The result's "score" is strict; this is the one the assignment counts.
+        body["scoring"] = sub.scoring
+        body["counted_score"] = sub.counted_score
     return jsonify(body)
