@@ -1,0 +1,171 @@
+"""Benchmark: what diagnosis (root causes, fingerprints, carry-forward) adds to grading.
+
+Run from the repository root::
+
+    .venv/bin/python bench/diagnosis_bench.py            # ex1 corpus, 15 runs per file
+    .venv/bin/python bench/diagnosis_bench.py --json
+    .venv/bin/python bench/diagnosis_bench.py --exercise makemore4/ex4 --n 5
+
+Per corpus file of the exercise (planted bugs and one correct solution), two figures:
+
+1. diagnosis CPU: the time spent in diagnosis proper — every case's
+   :class:`~grader.diagnosis.CaseDiagnosis` verdicts plus :func:`~grader.diagnosis.conclude`
+   — on the student's own returned gradients, in this process (exact attribution);
+2. added wall time: ``grade()`` through the warm sandbox with ``diagnose=True`` minus the
+   same with ``diagnose=False``, medians of interleaved runs (part of the diagnosis overlaps
+   the sandbox computing the next case, so this can be below row 1; it is also noisier).
+
+The issue's budget: diagnosis adds ≤ 20 ms per ex1 submission. The verdict uses the worst
+file's diagnosis CPU median (the larger, exactly attributable figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.grade_bench import SECRET, STUDENT, load_backward  # noqa: E402
+
+BUDGET_MS = 20.0
+
+
+def student_replies(exercise, backward) -> list[tuple[Any, dict, dict, dict]]:
+    """Run ``backward`` in process on every case: (case, fwd, reference, returned grads)."""
+    from grader.sandbox.child import Namespace
+
+    out = []
+    for case in exercise.cases(STUDENT, SECRET):
+        fwd = exercise.forward(case)
+        ref = exercise.reference(fwd)
+        returned = backward(Namespace(exercise.student_inputs(fwd)))
+        out.append((case, fwd, ref, returned if isinstance(returned, dict) else {}))
+    return out
+
+
+def diagnosis_cpu(exercise, source: str, replies) -> float:
+    """Return the seconds diagnosis proper takes on these replies (all cases + conclude)."""
+    import torch
+
+    from grader.diagnosis import CaseDiagnosis, conclude
+    from grader.judge import Unusable, compare
+    from grader.result import MISSING
+
+    tolerances = {g.name: exercise.tolerances(g) for g in exercise.graded}
+    spent, verdicts = 0.0, []
+    for case, fwd, ref, returned in replies:
+        usable = {k: v for k, v in returned.items() if k in ref and isinstance(v, torch.Tensor)
+                  and v.dtype == torch.float32 and v.shape == ref[k].shape}
+        misshaped = {k: v for k, v in returned.items() if isinstance(v, torch.Tensor)
+                     and k in ref and k not in usable and v.dtype == torch.float32}
+        diffs = {n: compare(n, ref[n], usable.get(n, Unusable(MISSING, "missing")),
+                            rtol=tolerances[n][0], atol=tolerances[n][1]) for n in tolerances}
+        if all(d.passed for d in diffs.values()):
+            continue
+        t0 = time.perf_counter()
+        verdicts.append((case, CaseDiagnosis(tolerances, fwd, ref, usable, misshaped,
+                                             case.n).judge(diffs)))
+        spent += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    conclude(list(tolerances), [c for c, *_ in replies], verdicts, source)
+    return spent + time.perf_counter() - t0
+
+
+def bench_file(exercise, path: Path, n: int, sandbox) -> dict[str, Any]:
+    from grader import grade
+
+    source = path.read_text()
+    backward = load_backward(source)
+    cpu = []
+    for _ in range(n):
+        replies = student_replies(exercise, backward)
+        cpu.append(diagnosis_cpu(exercise, source, replies))
+    on, off = [], []
+    for _ in range(n):
+        for flag, bucket in ((True, on), (False, off)):
+            t0 = time.perf_counter()
+            graded = grade(exercise, source, sandbox=sandbox, student=STUDENT, secret=SECRET,
+                           diagnose=flag)
+            bucket.append(time.perf_counter() - t0)
+            if flag:
+                result = graded
+    roots = [t.name for t in result.tensors if t.root_cause]
+    return {"file": path.name, "failing": sum(not t.passed for t in result.tensors),
+            "roots": roots,
+            "cpu_ms": round(statistics.median(cpu) * 1000, 2),
+            "cpu_max_ms": round(max(cpu) * 1000, 2),
+            "grade_on_ms": round(statistics.median(on) * 1000, 2),
+            "grade_off_ms": round(statistics.median(off) * 1000, 2),
+            "added_ms": round((statistics.median(on) - statistics.median(off)) * 1000, 2)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--exercise", default="makemore4/ex1")
+    parser.add_argument("--n", type=int, default=15, help="runs per file")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error("--n must be at least 1")
+
+    import torch
+
+    from grader import get_exercise
+    from grader.sandbox import Sandbox
+
+    torch.set_num_threads(1)
+    exercise = get_exercise(args.exercise)
+    folder = ROOT / "tests" / "corpus" / args.exercise
+    files = sorted(p for p in folder.glob("bug_*.py")) + [folder / "lecture.py"]
+    rows = []
+    with Sandbox() as sandbox:
+        sandbox.ensure_ready()
+        for path in files:
+            try:
+                rows.append(bench_file(exercise, path, args.n, sandbox))
+            except Exception as exc:  # a corpus file that cannot run in process (numpy, …)
+                rows.append({"file": path.name, "error": f"{type(exc).__name__}: {exc}"})
+    measured = [r for r in rows if "cpu_ms" in r]
+    worst = max(measured, key=lambda r: r["cpu_ms"])
+    fig = {"exercise": exercise.id, "runs": args.n, "rows": rows,
+           "worst_cpu_ms": worst["cpu_ms"], "worst_file": worst["file"],
+           "budget_ms": BUDGET_MS, "met": worst["cpu_ms"] <= BUDGET_MS}
+    if args.json:
+        print(json.dumps(fig, indent=2))
+        return
+    print_table(fig)
+
+
+def print_table(fig: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"diagnosis cost: {fig['exercise']} ({fig['runs']} runs per file)")
+    for col in ("file", "failing", "root cause", "diagnosis CPU ms", "grade on ms",
+                "grade off ms", "added ms"):
+        table.add_column(col, justify="left" if col in ("file", "root cause") else "right")
+    for r in fig["rows"]:
+        if "error" in r:
+            table.add_row(r["file"], "", r["error"][:40], "", "", "", "")
+            continue
+        table.add_row(r["file"], str(r["failing"]), ", ".join(r["roots"][:3]) or "—",
+                      f"{r['cpu_ms']:.2f}", f"{r['grade_on_ms']:.1f}",
+                      f"{r['grade_off_ms']:.1f}", f"{r['added_ms']:+.1f}")
+    console = Console() if sys.stdout.isatty() else Console(width=140)
+    console.print(table)
+    verdict = "[green]met[/green]" if fig["met"] else "[red]MISSED[/red]"
+    console.print(f"budget: diagnosis adds ≤ {fig['budget_ms']:.0f} ms per submission — worst "
+                  f"file {fig['worst_file']}: {fig['worst_cpu_ms']:.2f} ms diagnosis CPU "
+                  f"(median) → {verdict}")
+
+
+if __name__ == "__main__":
+    main()
