@@ -6,14 +6,14 @@ This is the one road from source text to a :class:`~grader.result.GradeResult`, 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from grader.diagnosis import CaseDiagnosis, Diagnosis, conclude
-from grader.diagnosis.case import CaseVerdict
+from grader.diagnosis import Diagnoser, Diagnosis
 from grader.exercise import Case, Exercise
 from grader.judge import TensorDiff, Unusable, combine, compare
 from grader.result import (
@@ -28,6 +28,8 @@ from grader.result import (
     TensorResult,
 )
 from grader.sandbox.host import Reply, Sandbox, Session, SessionEnded
+
+log = logging.getLogger(__name__)
 
 #: Largest accepted source file. Real solutions are a few KiB.
 MAX_SOURCE_BYTES = 256 * 1024
@@ -68,8 +70,8 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         stdout = session.stdout()
 
     tensors = [combine(run.diffs[g.name], g.points) for g in exercise.graded]
-    _apply_diagnoses(tensors, conclude([g.name for g in exercise.graded], cases, run.verdicts,
-                                         text))
+    if run.diagnoser is not None:
+        _apply_diagnoses(tensors, run.diagnoser.conclude(cases, text))
     if all(run.errors):
         return _failed(exercise, ERROR, f"backward raised in every case: {run.errors[0]}",
                        stdout, started, cases=cases, tensors=tensors)
@@ -95,8 +97,8 @@ class _Run:
     checks: list[CheckResult] = field(default_factory=list)
     #: The public case's reply and reference gradients, kept for heatmaps.
     public: tuple[Reply, dict[str, torch.Tensor]] | None = None
-    #: Per case that ran to its end with a failing tensor: what diagnosis made of it.
-    verdicts: list[tuple[Case, dict[str, CaseVerdict]]] = field(default_factory=list)
+    #: Collects what diagnosis makes of each case (None: diagnosis off, or it failed).
+    diagnoser: Diagnoser | None = None
 
     def arrays(self, tensors: list[TensorResult]) -> dict[str, tuple[Any, Any]]:
         """Return (student, reference) of the public case for every tensor not exact."""
@@ -111,6 +113,8 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
                diagnose: bool = True) -> _Run:
     """Ask the child for every case; compare each reply with the reference gradients."""
     run = _Run({g.name: [] for g in exercise.graded})
+    if diagnose:
+        run.diagnoser = Diagnoser({g.name: exercise.tolerances(g) for g in exercise.graded})
 
     def send(case: Case) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
         fwd = exercise.forward(case)
@@ -139,20 +143,27 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
                                                                           expect[g.name])
             diffs[g.name] = compare(g.name, ref[g.name], got, rtol=rtol, atol=atol)
             run.diffs[g.name].append((case, diffs[g.name]))
-        if diagnose and not error and not all(d.passed for d in diffs.values()):
-            run.verdicts.append((case, _diagnose_case(exercise, case, fwd, ref, reply, diffs)))
+        if run.diagnoser is not None and not error:
+            _diagnose_case(run, exercise, case, fwd, ref, reply, diffs)
     run.checks = exercise.extra_checks(cases[0], session.ask)
     return run
 
 
-def _diagnose_case(exercise: Exercise, case: Case, fwd: dict[str, Any],
+def _diagnose_case(run: _Run, exercise: Exercise, case: Case, fwd: dict[str, Any],
                    ref: dict[str, torch.Tensor], reply: Reply,
-                   diffs: dict[str, TensorDiff]) -> dict[str, CaseVerdict]:
-    """Judge one case's failing tensors against their expected-local gradients."""
-    tolerances = {g.name: exercise.tolerances(g) for g in exercise.graded}
-    usable = {k: v for k, v in reply.tensors.items() if k in tolerances}
-    return CaseDiagnosis(tolerances, fwd, ref, usable, reply.misshaped, case.n).judge(
-        diffs, reply.not_dict, reply.extra)
+                   diffs: dict[str, TensorDiff]) -> None:
+    """Judge one case's failing tensors against their expected-local gradients.
+
+    Diagnosis is advice on top of a grade: if it fails on an exercise's unusual graph, the
+    grade stands without it (logged), never an error for the student.
+    """
+    try:
+        run.diagnoser.add_case(case, fwd, ref, reply.tensors, reply.misshaped, diffs,
+                               reply.not_dict, reply.extra)
+    except Exception:
+        log.exception("diagnosis failed for %s (%s); grading without it",
+                      exercise.id, case.name)
+        run.diagnoser = None
 
 
 def _apply_diagnoses(tensors: list[TensorResult], diagnoses: dict[str, Diagnosis]) -> None:

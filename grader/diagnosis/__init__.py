@@ -10,13 +10,51 @@ by checking each against what it should be given the student's *own* upstream gr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
 
 from grader.diagnosis.case import ABSENT, INHERITED, ROOT, CaseDiagnosis, CaseVerdict
 from grader.diagnosis.findings import CODES, Diagnosis, Finding
 from grader.diagnosis.lines import assignment_line
 from grader.exercise import Case
+from grader.judge import TensorDiff
 
-__all__ = ["CODES", "CaseDiagnosis", "Diagnosis", "Finding", "conclude"]
+__all__ = ["CODES", "CaseDiagnosis", "Diagnosis", "Diagnoser", "Finding", "conclude"]
+
+
+class Diagnoser:
+    """Collect one submission's case verdicts, then conclude: what ``grade()`` drives.
+
+    :param tolerances: ``(rtol, atol)`` of every graded tensor, in graded order.
+    """
+
+    def __init__(self, tolerances: Mapping[str, tuple[float, float]]) -> None:
+        self.tolerances = dict(tolerances)
+        self.verdicts: list[tuple[Case, dict[str, CaseVerdict]]] = []
+
+    def add_case(self, case: Case, fwd: Mapping[str, Any], ref: Mapping[str, torch.Tensor],
+                 student: Mapping[str, torch.Tensor], misshaped: Mapping[str, torch.Tensor],
+                 diffs: Mapping[str, TensorDiff], not_dict: str | None = None,
+                 extra: list[str] | None = None) -> None:
+        """Judge one case's failing tensors (nothing to do when all passed).
+
+        A root cause of an earlier case is judged again (root or not decides carry-forward)
+        but not fingerprinted again: the first case's finding is the one reported, and
+        hypotheses are the costly part.
+        """
+        if all(d.passed for d in diffs.values()):
+            return
+        explained = frozenset(n for _, v in self.verdicts for n, x in v.items()
+                              if x.kind == ROOT)
+        usable = {k: v for k, v in student.items() if k in self.tolerances}
+        judged = CaseDiagnosis(self.tolerances, fwd, ref, usable, misshaped, case.n).judge(
+            diffs, not_dict, extra, explained)
+        self.verdicts.append((case, judged))
+
+    def conclude(self, cases: Sequence[Case], source: str) -> dict[str, Diagnosis]:
+        """Return one :class:`Diagnosis` per failing tensor (see :func:`conclude`)."""
+        return conclude(list(self.tolerances), cases, self.verdicts, source)
 
 
 def conclude(names: Sequence[str], cases: Sequence[Case],

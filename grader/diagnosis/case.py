@@ -53,10 +53,20 @@ class CaseDiagnosis:
         self.student, self.misshaped = student, misshaped
         self.graph = NamedGraph(fwd, list(graded))
         self._flows: dict[str, Flow] = {}
+        #: Flows of hypothetical changes at intermediates, shared by every tensor they reach.
+        self.hypotheses: dict[tuple[int, str], Flow] = {}
+        self._explained: frozenset[str] = frozenset()
 
     def judge(self, diffs: Mapping[str, TensorDiff], not_dict: str | None = None,
-              extra: list[str] | None = None) -> dict[str, CaseVerdict]:
-        """Return a verdict for every failing tensor of this case."""
+              extra: list[str] | None = None,
+              explained: frozenset[str] = frozenset()) -> dict[str, CaseVerdict]:
+        """Return a verdict for every failing tensor of this case.
+
+        :param explained: root causes already fingerprinted in an earlier case: judged
+            (root or inherited) but not fingerprinted again — the first case's finding is
+            the one reported, and hypotheses are the costly part.
+        """
+        self._explained = explained
         with torch.no_grad():
             return self._judge(diffs, not_dict, extra)
 
@@ -83,13 +93,15 @@ class CaseDiagnosis:
         got = self.student.get(name)
         if diff.status == SHAPE_MISMATCH:
             got = self.misshaped.get(name)
-            if got is None:
+            if got is None or name in self._explained:
                 return CaseVerdict(ROOT, Finding("shape", diff.message))
             return CaseVerdict(ROOT, fingerprints.fingerprint(self._evidence(name, got,
                                                                              expected)))
         assert got is not None and diff.status in (WRONG, NOT_FINITE)
         if self._locally_correct(name, got, expected):
             return CaseVerdict(INHERITED, note=self._inherited_note(name))
+        if name in self._explained:
+            return CaseVerdict(ROOT)
         ev = self._evidence(name, got, expected)
         finding = fingerprints.fingerprint(ev)
         if finding is not None and finding.code in FACTOR_CODES and upstream.points(self, name):

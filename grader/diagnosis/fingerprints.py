@@ -150,7 +150,7 @@ def embedding_duplicates(ev: Evidence) -> Finding | None:
         if not wrong:
             continue
         counts = torch.bincount(index.reshape(-1), minlength=ev.student.shape[0])
-        repeated = {int(i) for i in torch.nonzero(counts > 1).reshape(-1)}
+        repeated = set(torch.nonzero(counts > 1).reshape(-1).tolist())
         if set(wrong) <= repeated:
             return Finding("embedding_duplicates", f"d{ev.name} is right for tokens that "
                            f"appear once in the batch and wrong for {len(wrong)} that appear "
@@ -231,7 +231,7 @@ def _wrong_rows(s: torch.Tensor, e: torch.Tensor) -> list[int]:
     tol = FIT_ATOL + FIT_RTOL * scale
     bad = ((s - e).abs().amax(dim=tuple(range(1, s.dim()))) > tol) | \
         ~torch.isfinite(s).reshape(s.shape[0], -1).all(1)
-    return [int(i) for i in torch.nonzero(bad).reshape(-1)]
+    return torch.nonzero(bad).reshape(-1).tolist()
 
 
 def _rows(rows: list[int], limit: int = 8) -> str:

@@ -56,16 +56,23 @@ def points(case: CaseDiagnosis, target: str) -> list[tuple[str, Any, Any]]:
     return out
 
 
-def _through(case: CaseDiagnosis, node: Any, delta: torch.Tensor, target: str) \
-        -> torch.Tensor | None:
-    """Return ``J_{w→target}(delta)``: a change at ``node`` as it reaches ``target``."""
-    arrival = case.graph.flow(node, delta).arrived.get(target)
+def _through(case: CaseDiagnosis, node: Any, delta: torch.Tensor, target: str,
+             key: str) -> torch.Tensor | None:
+    """Return ``J_{w→target}(delta)``: a change at ``node`` as it reaches ``target``.
+
+    ``key`` names the hypothesis: its flow reaches every graded tensor below ``node`` at
+    once, so it is replayed once per case and shared (ex4's seven parameters).
+    """
+    cache_key = (id(node), key)
+    if cache_key not in case.hypotheses:
+        case.hypotheses[cache_key] = case.graph.flow(node, delta)
+    arrival = case.hypotheses[cache_key].arrived.get(target)
     return arrival.grad if arrival is not None else None
 
 
 def _factor(case: CaseDiagnosis, ev: Evidence, name: str, node: Any,
             total: torch.Tensor) -> Finding | None:
-    moved = _through(case, node, total, ev.name)
+    moved = _through(case, node, total, ev.name, "factor")
     if moved is None:
         return None
     k = fit_factor(ev.student - ev.expected, moved)
@@ -85,7 +92,7 @@ def _lost_branch(case: CaseDiagnosis, ev: Evidence, name: str, node: Any,
         return None
     total = sum(g for _, g in branches)
     for i, (_, kept) in enumerate(branches):
-        moved = _through(case, node, kept - total, ev.name)
+        moved = _through(case, node, kept - total, ev.name, f"branch-{i}")
         if moved is not None and close(ev.student, ev.expected + moved):
             return Finding("overwrite_branch", f"d{ev.name} is what you get when d{name} "
                            f"keeps only one of its {len(branches)} contributions (branch "
@@ -104,7 +111,8 @@ def _tanh_input(case: CaseDiagnosis, ev: Evidence, name: str, node: Any,
             continue
         x = case.fwd[name].detach()
         y = source._saved_result.detach()
-        moved = _through(case, node, ((1 - x**2) - (1 - y**2)) * upstream, ev.name)
+        moved = _through(case, node, ((1 - x**2) - (1 - y**2)) * upstream, ev.name,
+                         f"tanh-{id(source)}")
         if moved is not None and close(ev.student, ev.expected + moved):
             out = case.graph.name_of(source) or "its output"
             return Finding("tanh_wrong_tensor", f"d{ev.name} is what you get when d{name} "
