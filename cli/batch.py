@@ -72,8 +72,9 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
         out = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115
         try:
             writer = csv.writer(out)
-            writer.writerow(["student", "score", "max_score", "status", "runtime_ms",
-                             "message", *[f"d{n}" for n in names]])
+            writer.writerow(["student", "score", "carry_forward_score", "max_score", "status",
+                             "runtime_ms", "message", "root_causes", "fingerprints",
+                             *[f"d{n}" for n in names]])
             secret = secret_key().encode()
             with Progress("[progress.description]{task.description}", BarColumn(),
                           MofNCompleteColumn(), TimeRemainingColumn(),
@@ -81,14 +82,19 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
                 task = progress.add_task(f"grading {exercise.id}", total=len(items))
                 for student, code in items:
                     if isinstance(code, str):
-                        row = [student, 0, exercise.max_score, "error", 0, code,
+                        row = [student, 0, 0, exercise.max_score, "error", 0, code, "", "",
                                *[0] * len(names)]
                     else:
                         r = grade(exercise, code, sandbox=sandbox, student=student,
                                   secret=secret)
                         points = {t.name: t.points for t in r.tensors}
-                        row = [student, r.score, r.max_score, r.status, r.runtime_ms,
+                        roots = [t for t in r.tensors if t.root_cause]
+                        row = [student, r.score, r.carry_forward_score, r.max_score, r.status,
+                               r.runtime_ms,
                                r.message.splitlines()[0][:300] if r.message else "",
+                               " ".join(t.name for t in roots),
+                               " ".join(sorted({t.fingerprint for t in r.tensors
+                                                if t.fingerprint})),
                                *[points.get(n, 0) for n in names]]
                     writer.writerow(row)
                     progress.advance(task)

@@ -27,6 +27,8 @@ CODES: dict[str, str] = {
     "embedding_duplicates": "embedding gradient drops repeated tokens",
     "partial": "right only on some rows or columns",
     "tanh_wrong_tensor": "tanh's derivative taken on its input instead of its output",
+    "derivative_wrong_tensor": "a local derivative (exp, log, power) written with the wrong "
+                               "tensor",
     "hardcoded_batch": "a hard-coded batch size",
     "hardcoded_size": "a hard-coded tensor size",
     "nan": "NaN or infinite values made here",

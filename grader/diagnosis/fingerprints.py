@@ -160,26 +160,60 @@ def embedding_duplicates(ev: Evidence) -> Finding | None:
     return None
 
 
-def tanh_wrong_tensor(ev: Evidence) -> Finding | None:
-    """tanh's derivative taken on its input, ``1 − x²``, instead of its output, ``1 − tanh²``."""
-    alt = wrong_tanh_delta(ev)
-    if alt is not None and close(ev.student, ev.expected + alt[1]):
-        return Finding("tanh_wrong_tensor", f"d{ev.name} uses 1 - {ev.name}**2; tanh's "
-                       f"derivative is 1 - {alt[0]}**2, written with tanh's output")
-    return None
+def derivative_on_wrong_tensor(ev: Evidence) -> Finding | None:
+    """A local derivative written with the wrong tensor: ``1 − hpreact²`` for tanh's.
 
-
-def wrong_tanh_delta(ev: Evidence) -> tuple[str, torch.Tensor] | None:
-    """Return (output name, student − expected if tanh′ were taken on the input), or None."""
+    For ``y = f(x)`` the student used the formula of ``f′`` on ``x`` where it needs ``y``
+    (tanh, exp) or on ``y`` where it needs ``x`` (log, powers).
+    """
     for consumer, arrival in ev.branches.items():
-        if type(arrival.via).__name__ != "TanhBackward0":
-            continue
         upstream = ev.entered(arrival.via)
         if upstream is None:
             continue
-        y = arrival.via._saved_result.detach()
-        x = ev.value
-        return consumer, ((1 - x**2) - (1 - y**2)) * upstream
+        swap = wrong_derivative(arrival.via, ev.value, ev.name, consumer)
+        if swap is not None and close(ev.student, ev.expected + swap.delta * upstream):
+            return Finding(swap.code, f"d{ev.name} uses {swap.wrong}; {swap.what} is "
+                           f"{swap.right}")
+    return None
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A local derivative and its wrong-tensor twin: ``delta`` is (wrong − right)."""
+
+    code: str
+    delta: torch.Tensor
+    wrong: str
+    right: str
+    what: str
+
+
+def wrong_derivative(node: Any, x: torch.Tensor, x_name: str, y_name: str) -> Swap | None:
+    """Return the wrong-tensor twin of an elementwise node's local derivative, if known.
+
+    ``x`` is the node's input (named ``x_name``), ``y_name`` its output's name.
+    """
+    kind = type(node).__name__
+    if kind == "TanhBackward0":
+        y = node._saved_result.detach()
+        return Swap("tanh_wrong_tensor", (1 - x**2) - (1 - y**2), f"1 - {x_name}**2",
+                    f"1 - {y_name}**2, written with tanh's output", "tanh's derivative")
+    if kind == "ExpBackward0":
+        y = node._saved_result.detach()
+        return Swap("derivative_wrong_tensor", x - y, f"{x_name} as exp's derivative",
+                    f"{y_name} itself (exp is its own derivative)", "the right factor")
+    if kind == "LogBackward0":
+        y = x.log()
+        return Swap("derivative_wrong_tensor", 1 / y - 1 / x, f"1/{y_name}",
+                    f"1/{x_name} (log's derivative is 1 over its input)", "the right factor")
+    if kind == "PowBackward0":
+        p = node._saved_exponent
+        if not isinstance(p, (int, float)) or p in (0, 1):
+            return None
+        y = x**p
+        return Swap("derivative_wrong_tensor", p * y ** (p - 1) - p * x ** (p - 1),
+                    f"{p:g}*{y_name}**{p - 1:g}", f"{p:g}*{x_name}**{p - 1:g} (the power "
+                    "rule on the input)", "the right factor")
     return None
 
 
@@ -198,7 +232,7 @@ def partial(ev: Evidence) -> Finding | None:
 
 SHAPE: tuple[Callable[[Evidence], Finding | None], ...] = (transposed, sum_shape, other_shape)
 VALUE: tuple[Callable[[Evidence], Finding | None], ...] = (
-    constant_factor, missing_branch, embedding_duplicates, tanh_wrong_tensor)
+    constant_factor, missing_branch, embedding_duplicates, derivative_on_wrong_tensor)
 #: Tried after the hypotheses at ungraded intermediates (:mod:`grader.diagnosis.upstream`):
 #: a pattern of wrong rows is a symptom, not an explanation.
 LAST: tuple[Callable[[Evidence], Finding | None], ...] = (partial,)
@@ -241,3 +275,7 @@ def _rows(rows: list[int], limit: int = 8) -> str:
 
 def _shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
+
+
+#: The lecture's classic case of :func:`derivative_on_wrong_tensor`, by its own name.
+tanh_wrong_tensor = derivative_on_wrong_tensor

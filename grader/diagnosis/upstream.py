@@ -5,7 +5,8 @@ the line with the bug computes an intermediate nobody grades. The forward pass s
 those intermediates, so a hypothesis can be planted there and pushed down the reference graph:
 "``dW1`` is what you get when ``dhpreact`` uses ``1 − hpreact²``". Each intermediate ``w``
 between the tensor and its consumers is tried, nearest first, with the same mistakes the
-direct fingerprints test (a constant factor, a lost branch, tanh′ on the wrong tensor).
+direct fingerprints test (a constant factor, a lost branch, a local derivative on the
+wrong tensor).
 Every hypothesis is linear in a change ``Δ`` at ``w``: it holds when
 ``student ≈ expected + J_{w→v}(Δ)``.
 """
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from grader.diagnosis.findings import Finding, times
-from grader.diagnosis.fingerprints import Evidence, close, fit_factor
+from grader.diagnosis.fingerprints import Evidence, close, fit_factor, wrong_derivative
 
 if TYPE_CHECKING:
     from grader.diagnosis.case import CaseDiagnosis
@@ -32,7 +33,7 @@ def search(case: CaseDiagnosis, ev: Evidence) -> Finding | None:
             continue
         found = (_factor(case, ev, name, node, total)
                  or _lost_branch(case, ev, name, node, flow)
-                 or _tanh_input(case, ev, name, node, flow))
+                 or _wrong_tensor(case, ev, name, node, flow))
         if found is not None:
             return found
     return None
@@ -101,21 +102,18 @@ def _lost_branch(case: CaseDiagnosis, ev: Evidence, name: str, node: Any,
     return None
 
 
-def _tanh_input(case: CaseDiagnosis, ev: Evidence, name: str, node: Any,
-                flow: Any) -> Finding | None:
+def _wrong_tensor(case: CaseDiagnosis, ev: Evidence, name: str, node: Any,
+                  flow: Any) -> Finding | None:
     for source, _ in flow.branches.get(id(node), []):
-        if type(source).__name__ != "TanhBackward0":
-            continue
-        upstream = (flow.entered.get(id(source)) or [None])[0]
+        upstream = (flow.entered.get(id(source)) or [None])[0] if source is not None else None
         if upstream is None:
             continue
-        x = case.fwd[name].detach()
-        y = source._saved_result.detach()
-        moved = _through(case, node, ((1 - x**2) - (1 - y**2)) * upstream, ev.name,
-                         f"tanh-{id(source)}")
+        out = case.graph.name_of(source) or "its output"
+        swap = wrong_derivative(source, case.fwd[name].detach(), name, out)
+        if swap is None:
+            continue
+        moved = _through(case, node, swap.delta * upstream, ev.name, f"swap-{id(source)}")
         if moved is not None and close(ev.student, ev.expected + moved):
-            out = case.graph.name_of(source) or "its output"
-            return Finding("tanh_wrong_tensor", f"d{ev.name} is what you get when d{name} "
-                           f"uses 1 - {name}**2: tanh's derivative is 1 - {out}**2, written "
-                           "with tanh's output", at=name)
+            return Finding(swap.code, f"d{ev.name} is what you get when d{name} uses "
+                           f"{swap.wrong}: {swap.what} is {swap.right}", at=name)
     return None
