@@ -143,8 +143,11 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
                                                                           expect[g.name])
             diffs[g.name] = compare(g.name, ref[g.name], got, rtol=rtol, atol=atol)
             run.diffs[g.name].append((case, diffs[g.name]))
-        if run.diagnoser is not None and not error:
-            _diagnose_case(run, exercise, case, fwd, ref, reply, diffs)
+        if run.diagnoser is not None:
+            if error:
+                run.diagnoser.add_raised(case)
+            else:
+                _diagnose_case(run, exercise, case, fwd, ref, reply, diffs)
     run.checks = exercise.extra_checks(cases[0], session.ask)
     return run
 
@@ -175,7 +178,7 @@ def _apply_diagnoses(tensors: list[TensorResult], diagnoses: dict[str, Diagnosis
         elif d is not None:
             t.root_cause, t.locally_correct = d.root_cause, d.locally_correct
             t.diagnosis, t.fingerprint, t.line = d.text(), d.code, d.line
-            t.carry_forward_points = t.max_points if d.locally_correct else 0.0
+            t.carry_forward_points = t.max_points if d.credit else 0.0
 
 
 def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Tensor | Unusable:

@@ -52,6 +52,12 @@ class Diagnoser:
             diffs, not_dict, extra, explained)
         self.verdicts.append((case, judged))
 
+    def add_raised(self, case: Case) -> None:
+        """Record a case in which ``backward`` raised: no tensor is right there, locally
+        or not, so none earns carry-forward credit (the error message says what happened).
+        """
+        self.verdicts.append((case, {n: CaseVerdict(ABSENT) for n in self.tolerances}))
+
     def conclude(self, cases: Sequence[Case], source: str) -> dict[str, Diagnosis]:
         """Return one :class:`Diagnosis` per failing tensor (see :func:`conclude`)."""
         return conclude(list(self.tolerances), cases, self.verdicts, source)
@@ -82,11 +88,14 @@ def conclude(names: Sequence[str], cases: Sequence[Case],
                 or Finding("unclassified", f"d{name} is wrong even given your own upstream "
                            "gradients: the mistake is on this tensor's own line")
         elif ABSENT in kinds:
-            diag.finding = next(v.finding for _, v in per_case if v.kind == ABSENT)
+            diag.finding = next((v.finding for _, v in per_case
+                                 if v.kind == ABSENT and v.finding is not None), None)
         else:
             assert kinds == {INHERITED}
             diag.locally_correct = True
-            diag.note = per_case[0][1].note
+            diag.credit = all(v.credit for _, v in per_case)
+            diag.note = next((v.note for _, v in per_case if not v.credit),
+                             per_case[0][1].note)
         if diag.root_cause and diag.finding is not None and diag.finding.located:
             diag.line = assignment_line(source, diag.finding.at or name)
         out[name] = diag

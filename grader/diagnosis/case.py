@@ -22,6 +22,9 @@ from grader.diagnosis.graph import Flow, NamedGraph
 from grader.judge import TensorDiff
 from grader.result import BAD_TYPE, MISSING, NOT_FINITE, SHAPE_MISMATCH, WRONG
 
+#: Below this fraction of autograd's gradient, an expected-local gradient shows no method.
+DEGENERATE = 1e-3
+
 #: What one tensor is in one case.
 INHERITED, ROOT, ABSENT = "inherited", "root", "absent"
 
@@ -33,6 +36,10 @@ class CaseVerdict:
     kind: str  # INHERITED, ROOT or ABSENT
     finding: Finding | None = None
     note: str | None = None
+    #: For INHERITED: whether the upstream gradient carried enough signal to show the
+    #: method. Zeros (or NaN) upstream make any linear formula "right", so they earn no
+    #: carry-forward credit — else returning zeros everywhere would score nearly full marks.
+    credit: bool = True
 
 
 class CaseDiagnosis:
@@ -99,6 +106,10 @@ class CaseDiagnosis:
                                                                              expected)))
         assert got is not None and diff.status in (WRONG, NOT_FINITE)
         if self._locally_correct(name, got, expected):
+            if self._degenerate(name, expected):
+                return CaseVerdict(INHERITED, credit=False, note=(
+                    f"inherited: d{name} follows from your upstream gradients, but they are "
+                    "zero or NaN here, so nothing shows the method — no carry-forward credit"))
             return CaseVerdict(INHERITED, note=self._inherited_note(name))
         if name in self._explained:
             return CaseVerdict(ROOT)
@@ -156,15 +167,30 @@ class CaseDiagnosis:
         diff, scale = torch.stack([(got - expected).abs().max(), expected.abs().max()]).tolist()
         if math.isfinite(diff) and math.isfinite(scale):
             return diff <= atol + rtol * scale
-        # NaN/inf somewhere: judge only where the expectation is finite (a NaN upstream
-        # gradient legitimately makes NaN here).
+        # NaN/inf somewhere. A NaN upstream gradient legitimately spreads: where the
+        # expectation is not finite the student's value must not be finite either (zeros
+        # below a NaN are not "right given the upstream"); elsewhere the usual rule applies.
         judged = torch.isfinite(expected)
+        got_finite = torch.isfinite(got)
+        if bool((got_finite & ~judged).any()) or not bool(got_finite[judged].all()):
+            return False
         if not bool(judged.any()):
             return True
         e, g = expected[judged], got[judged]
-        if not bool(torch.isfinite(g).all()):
-            return False
         return float((g - e).abs().max()) <= atol + rtol * float(e.abs().max())
+
+    def _degenerate(self, name: str, expected: torch.Tensor) -> bool:
+        """Return whether ``expected`` is too small (or too non-finite) to judge a method.
+
+        Relative to autograd's gradient: a thousandth of its size is still signal (a 1/n
+        bug upstream shrinks it 32×), exact zeros or 1e-30 are not.
+        """
+        finite = expected[torch.isfinite(expected)]
+        if finite.numel() == 0:
+            return True
+        scale = float(self.ref[name].abs().max())
+        return float(finite.abs().max()) < DEGENERATE * scale or scale == 0.0 == float(
+            finite.abs().max())
 
     def _inherited_note(self, name: str) -> str:
         ups = [u for u in self.graph.consumers(name) if u != self.graph.root]

@@ -66,6 +66,9 @@ class Diagnosis:
     #: error, or correct); False: wrong locally somewhere; None: nothing to judge (missing).
     locally_correct: bool | None = None
     finding: Finding | None = None
+    #: Earns carry-forward points: locally correct in every case, with an upstream gradient
+    #: that showed the method (not zeros or NaN).
+    credit: bool = False
     #: Plain words for an inherited error ("correct given your dprobs; fix … first").
     note: str | None = None
     #: 1-based line of the submission that most likely holds the mistake.
@@ -87,6 +90,8 @@ class Diagnosis:
 
 def times(factor: float, n: int) -> tuple[str, str] | None:
     """Name a constant factor in terms of the batch size ``n``: ``(code, phrase)`` or None."""
+    if n <= 1:
+        return None
     candidates = [
         (n, "scale_1_over_n", f"n = {n} times too big: a 1/n is missing"),
         (1 / n, "scale_1_over_n", f"n = {n} times too small: divided by n once too often"),
@@ -101,6 +106,7 @@ def times(factor: float, n: int) -> tuple[str, str] | None:
                                       "and the sign is flipped"),
     ]
     for value, code, phrase in candidates:
-        if n > 1 and abs(factor - value) <= 2e-3 * abs(value):
+        # Tighter than the residual check: Bessel factors of neighbouring n differ by 1e-3.
+        if abs(factor - value) <= 2e-4 * abs(value):
             return code, phrase
     return None

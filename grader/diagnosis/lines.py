@@ -17,6 +17,7 @@ def assignment_line(source: str, name: str) -> int | None:
     >>> assignment_line("dc = a\\ndc += b\\n", "c") is None
     True
     """
-    pattern = re.compile(rf"^\s*d{re.escape(name)}\s*(\[[^\]\n]*\])?\s*([-+*/@]?=)(?!=)")
+    index = r"\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*\]"  # one level of nesting: dC[Xb[k, j]]
+    pattern = re.compile(rf"^\s*d{re.escape(name)}\s*({index})?\s*([-+*/@]?=)(?!=)")
     hits = [i for i, line in enumerate(source.splitlines(), 1) if pattern.match(line)]
     return hits[0] if len(hits) == 1 else None

@@ -187,6 +187,9 @@ def serve(sock: socket.socket) -> NoReturn:
     fd = sock.fileno()
     os.register_at_fork(after_in_child=lambda: _after_fork_in_child(fd))
     reader = wire.Reader(sock)
+    # The Reader makes the socket non-blocking (the parent needs that for its deadlines);
+    # here a reply bigger than the socket buffer must block in sendall, not fail half-sent.
+    sock.setblocking(True)
     try:
         job, _ = reader.trusted_frame()
         source = job["source"]
