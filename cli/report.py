@@ -97,8 +97,8 @@ def render(result: GradeResult, console: Console) -> None:
     else:
         console.print(escape(result.message), highlight=False)
     forward = (f" [dim](error carried forward: {result.carry_forward_score:g})[/dim]"
-               if result.status == GRADED and result.carry_forward_score != result.score
-               else "")
+               if result.status == GRADED and result.carry_forward_score is not None
+               and result.carry_forward_score != result.score else "")
     console.print(f"[{style}]score {result.score:g} / {result.max_score:g}[/{style}]{forward}  "
                   f"[dim]{result.exercise} · {len(result.cases)} cases · "
                   f"{result.runtime_ms:.0f} ms[/dim]")

@@ -120,6 +120,9 @@ def assignment_scoring(course_code: str, exercise_id: str, scoring: str) -> None
                                                     Assignments.exercise_id == exercise_id)
         ).all()
         if not found:
+            if db.session.scalar(select(Courses.id).where(Courses.code == course_code)) is None:
+                raise click.UsageError(f"no course {course_code!r} (create it with "
+                                       "`backprop user add EMAIL --course CODE`)")
             raise click.UsageError(f"course {course_code!r} has no assignment of "
                                    f"{exercise_id!r}")
         for a in found:

@@ -78,5 +78,8 @@ def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: b
         click.echo(json.dumps(result, indent=2))
         return
     render(GradeResult.from_json(result), Console())
+    if body.get("scoring") == "carry_forward" and body.get("counted_score") is not None:
+        click.echo(f"this assignment counts error carried forward: "
+                   f"{body['counted_score']:g} / {result.get('max_score', 0):g}")
     if os.environ.get("BACKPROP_SERVER") is None:
         click.echo(f"\n{server.rstrip('/')}/submissions/{sub_id}", err=True)

@@ -254,8 +254,9 @@ def _failed(exercise: Exercise, status: str, message: str, stdout: str, started:
         tensors = [TensorResult(**{**t.__dict__, "points": 0.0, "carry_forward_points": 0.0})
                    for t in tensors]
     return GradeResult(
-        exercise=exercise.id, status=status, score=0.0, max_score=exercise.max_score,
-        message=message, stdout=stdout, runtime_ms=_ms(started), tensors=tensors,
+        exercise=exercise.id, status=status, score=0.0, carry_forward_score=0.0,
+        max_score=exercise.max_score, message=message, stdout=stdout, runtime_ms=_ms(started),
+        tensors=tensors,
         checks=[CheckResult(name, False, 0.0, pts, "not evaluated")
                 for name, pts in exercise.check_points().items()],
         cases=[c.name for c in cases or []], exercise_version=exercise.version)

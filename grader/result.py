@@ -84,8 +84,9 @@ class GradeResult:
     runtime_ms: float = 0.0
     tensors: list[TensorResult] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
-    #: The score under error-carried-forward scoring (``score`` is the strict one).
-    carry_forward_score: float = 0.0
+    #: The score under error-carried-forward scoring (``score`` is the strict one); None
+    #: when not computed (a result from a server older than diagnosis).
+    carry_forward_score: float | None = None
     #: Names of the cases that were run, public first.
     cases: list[str] = field(default_factory=list)
     exercise_version: int = 1
@@ -145,7 +146,7 @@ RESULT_SCHEMA: dict[str, Any] = {
         "message": {"type": "string"},
         "stdout": {"type": "string", "maxLength": 70_000},
         "runtime_ms": {"type": "number", "minimum": 0},
-        "carry_forward_score": {"type": "number", "minimum": 0},
+        "carry_forward_score": {"type": ["number", "null"], "minimum": 0},
         "exercise_version": {"type": "integer"},
         "cases": {"type": "array", "items": {"type": "string"}},
         "tensors": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 
@@ -42,6 +43,9 @@ class ScoringForm(FlaskForm):
     """An instructor's choice of how an assignment counts a submission."""
 
     scoring = SelectField("Scoring", choices=[
-        ("strict", "strict — every tensor must match autograd"),
-        ("carry_forward", "error carried forward — right given the student's own upstream"),
+        SelectChoice("strict", "strict",
+                     render_kw={"title": "every tensor must match autograd"}),
+        SelectChoice("carry_forward", "error carried forward",
+                     render_kw={"title": "a tensor earns its points when it is right given "
+                                         "the student's own upstream gradients"}),
     ], validators=[DataRequired()])
