@@ -55,3 +55,22 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "neither a folder nor a zip" in proc.stderr
     proc = run(str(tmp_path), "-e", "nope/ex")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_csv_carries_both_scores_and_root_causes(tmp_path: Path) -> None:
+    """An instructor's sheet: strict and carry-forward scores, root causes, fingerprints."""
+    ex1 = CORPUS.parent / "ex1"
+    (tmp_path / "erin.py").write_text((ex1 / "bug_no_1_over_n.py").read_text())
+    (tmp_path / "fred.py").write_text((ex1 / "bug_transpose_dW2.py").read_text())
+    (tmp_path / "gina.py").write_text((ex1 / "fused.py").read_text())
+    proc = run(str(tmp_path), "-e", "makemore4/ex1")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(proc.stdout))}
+    assert rows["erin"]["root_causes"] == "logprobs"
+    assert rows["erin"]["fingerprints"] == "scale_1_over_n"
+    assert float(rows["erin"]["carry_forward_score"]) == 25.0
+    assert float(rows["erin"]["score"]) < 3
+    assert (rows["fred"]["root_causes"], rows["fred"]["fingerprints"]) == ("W2", "transpose")
+    assert float(rows["fred"]["carry_forward_score"]) == float(rows["fred"]["score"]) == 25.0
+    assert rows["gina"]["root_causes"] == rows["gina"]["fingerprints"] == ""
+    assert float(rows["gina"]["carry_forward_score"]) == float(rows["gina"]["score"]) == 26.0
