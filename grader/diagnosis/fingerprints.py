@@ -218,16 +218,20 @@ def wrong_derivative(node: Any, x: torch.Tensor, x_name: str, y_name: str) -> Sw
 
 
 def partial(ev: Evidence) -> Finding | None:
-    """Right on some rows or columns only: say which."""
+    """Right on some rows or columns only: say which (the axis with fewer wrong lines)."""
     if ev.student.dim() != 2 or ev.student.shape != ev.expected.shape:
         return None
-    for axis, label in ((0, "rows"), (1, "columns")):
-        s, e = (ev.student, ev.expected) if axis == 0 else (ev.student.T, ev.expected.T)
+    options = []
+    for label, s, e in (("rows", ev.student, ev.expected),
+                        ("columns", ev.student.T, ev.expected.T)):
         wrong = _wrong_rows(s, e)
         if 0 < len(wrong) < s.shape[0]:
-            return Finding("partial", f"d{ev.name} is right in {s.shape[0] - len(wrong)} "
-                           f"{label} and wrong in {len(wrong)}: {label} {_rows(wrong)}")
-    return None
+            options.append((len(wrong) / s.shape[0], label, wrong, s.shape[0]))
+    if not options:
+        return None
+    _, label, wrong, total = min(options)
+    return Finding("partial", f"d{ev.name} is right in {total - len(wrong)} {label} and "
+                   f"wrong in {len(wrong)}: {label} {_rows(wrong)}")
 
 
 SHAPE: tuple[Callable[[Evidence], Finding | None], ...] = (transposed, sum_shape, other_shape)

@@ -289,6 +289,16 @@ def test_partial_columns_and_long_listing() -> None:
     assert "wrong in 20: rows 0, 1, 2, 3, 4, 5, 6, 7, … (20 in all)" in found.text
 
 
+def test_partial_names_the_column_even_when_one_of_its_entries_is_right() -> None:
+    """One wrong column with one entry right by chance: 'column 3', not 'N − 1 rows'."""
+    e = rand(N, K)
+    s = e.clone()
+    s[:, 3] += 1.0
+    s[4, 3] = e[4, 3]
+    found = fp.partial(ev(s, e))
+    assert code(found) == "partial" and found.text.endswith("columns 3"), found.text
+
+
 def test_partial_near_misses() -> None:
     e = rand(N, K)
     assert fp.partial(ev(e + 1.0, e)) is None  # every row and every column wrong
