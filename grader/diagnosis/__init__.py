@@ -48,8 +48,8 @@ class Diagnoser:
         explained = frozenset(n for _, v in self.verdicts for n, x in v.items()
                               if x.kind == ROOT)
         usable = {k: v for k, v in student.items() if k in self.tolerances}
-        judged = CaseDiagnosis(self.tolerances, fwd, ref, usable, misshaped, case.n).judge(
-            diffs, not_dict, extra, explained)
+        judged = CaseDiagnosis(self.tolerances, fwd, ref, usable, misshaped, case.n,
+                               explained).judge(diffs, not_dict, extra)
         self.verdicts.append((case, judged))
 
     def add_raised(self, case: Case) -> None:

@@ -54,7 +54,8 @@ class CaseDiagnosis:
 
     def __init__(self, graded: Mapping[str, tuple[float, float]], fwd: Mapping[str, Any],
                  ref: Mapping[str, torch.Tensor], student: Mapping[str, torch.Tensor],
-                 misshaped: Mapping[str, torch.Tensor], n: int) -> None:
+                 misshaped: Mapping[str, torch.Tensor], n: int,
+                 explained: frozenset[str] = frozenset()) -> None:
         self.tolerances = graded
         self.fwd, self.ref, self.n = fwd, ref, n
         self.student, self.misshaped = student, misshaped
@@ -62,18 +63,13 @@ class CaseDiagnosis:
         self._flows: dict[str, Flow] = {}
         #: Flows of hypothetical changes at intermediates, shared by every tensor they reach.
         self.hypotheses: dict[tuple[int, str], Flow] = {}
-        self._explained: frozenset[str] = frozenset()
+        #: Root causes of an earlier case: judged (root or inherited) but not fingerprinted
+        #: again — the first case's finding is the one reported, and hypotheses are costly.
+        self.explained = explained
 
     def judge(self, diffs: Mapping[str, TensorDiff], not_dict: str | None = None,
-              extra: list[str] | None = None,
-              explained: frozenset[str] = frozenset()) -> dict[str, CaseVerdict]:
-        """Return a verdict for every failing tensor of this case.
-
-        :param explained: root causes already fingerprinted in an earlier case: judged
-            (root or inherited) but not fingerprinted again — the first case's finding is
-            the one reported, and hypotheses are the costly part.
-        """
-        self._explained = explained
+              extra: list[str] | None = None) -> dict[str, CaseVerdict]:
+        """Return a verdict for every failing tensor of this case."""
         with torch.no_grad():
             return self._judge(diffs, not_dict, extra)
 
@@ -96,14 +92,14 @@ class CaseDiagnosis:
         return out
 
     def _judge_value(self, name: str, diff: TensorDiff) -> CaseVerdict:
-        expected = self.expected_local(name)
-        got = self.student.get(name)
         if diff.status == SHAPE_MISMATCH:
             got = self.misshaped.get(name)
-            if got is None or name in self._explained:
+            if got is None or name in self.explained:
                 return CaseVerdict(ROOT, Finding("shape", diff.message))
-            return CaseVerdict(ROOT, fingerprints.fingerprint(self._evidence(name, got,
-                                                                             expected)))
+            return CaseVerdict(ROOT, fingerprints.fingerprint(
+                self._evidence(name, got, self.expected_local(name))))
+        got = self.student.get(name)
+        expected = self.expected_local(name)
         assert got is not None and diff.status in (WRONG, NOT_FINITE)
         if self._locally_correct(name, got, expected):
             if self._degenerate(name, expected):
@@ -111,7 +107,7 @@ class CaseDiagnosis:
                     f"inherited: d{name} follows from your upstream gradients, but they are "
                     "zero or NaN here, so nothing shows the method — no carry-forward credit"))
             return CaseVerdict(INHERITED, note=self._inherited_note(name))
-        if name in self._explained:
+        if name in self.explained:
             return CaseVerdict(ROOT)
         ev = self._evidence(name, got, expected)
         finding = fingerprints.fingerprint(ev)

@@ -279,7 +279,3 @@ def _rows(rows: list[int], limit: int = 8) -> str:
 
 def _shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
-
-
-#: The lecture's classic case of :func:`derivative_on_wrong_tensor`, by its own name.
-tanh_wrong_tensor = derivative_on_wrong_tensor

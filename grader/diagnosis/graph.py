@@ -95,6 +95,7 @@ class NamedGraph:
             else:
                 self._leaf_name[id(value)] = name
         self.graded = [n for n in names if n in fwd]
+        self._acc: dict[str, Node] | None = None
         for name in [*self.graded, root]:
             node = self.node_of(name)
             if node is not None:
@@ -115,8 +116,8 @@ class NamedGraph:
         return self.node_name.get(id(node))
 
     def _accumulators(self) -> dict[str, Node]:
-        if not hasattr(self, "_acc"):
-            self._acc: dict[str, Node] = {}
+        if self._acc is None:
+            self._acc = {}
             seen: set[int] = set()
             stack = [self.fwd[self.root].grad_fn]
             while stack:
@@ -156,9 +157,7 @@ class NamedGraph:
             if id(node) in seen:
                 continue
             seen.add(id(node))
-            stop = self.stops.get(id(node))
-            if stop is None and type(node).__name__ == "AccumulateGrad":
-                stop = self._stop_leaf(node)
+            stop = self.is_stop(node)
             if stop is not None:
                 found.add(stop)
                 continue

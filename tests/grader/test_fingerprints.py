@@ -211,19 +211,20 @@ def tanh_evidence(student_of) -> fp.Evidence:
 
 
 def test_tanh_wrong_tensor() -> None:
-    found = fp.tanh_wrong_tensor(tanh_evidence(lambda x, y, dh, e: (1 - x**2) * dh))
+    found = fp.derivative_on_wrong_tensor(tanh_evidence(lambda x, y, dh, e: (1 - x**2) * dh))
     assert code(found) == "tanh_wrong_tensor"
     assert "1 - hpreact**2" in found.text and "1 - h**2" in found.text
 
 
 def test_tanh_wrong_tensor_near_misses() -> None:
     # Another wrong derivative (1 − |x|), and tanh itself instead of its derivative.
-    assert fp.tanh_wrong_tensor(tanh_evidence(lambda x, y, dh, e: (1 - x.abs()) * dh)) is None
-    assert fp.tanh_wrong_tensor(tanh_evidence(lambda x, y, dh, e: y * dh)) is None
+    wrong_formula = tanh_evidence(lambda x, y, dh, e: (1 - x.abs()) * dh)
+    assert fp.derivative_on_wrong_tensor(wrong_formula) is None
+    assert fp.derivative_on_wrong_tensor(tanh_evidence(lambda x, y, dh, e: y * dh)) is None
     # The right formula on the input, but nothing recorded what entered the tanh node.
     evidence = tanh_evidence(lambda x, y, dh, e: (1 - x**2) * dh)
     evidence.entered = lambda node: None
-    assert fp.tanh_wrong_tensor(evidence) is None
+    assert fp.derivative_on_wrong_tensor(evidence) is None
 
 
 def elementwise_evidence(op, x: torch.Tensor, student_of, *, x_name: str = "x",
