@@ -77,10 +77,13 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
                        stdout, started, cases=cases, tensors=tensors)
     checks = sum(c.points for c in run.checks)
     score = sum(t.points for t in tensors) + checks
-    forward = sum(t.carry_forward_points for t in tensors) + checks
+    # Without diagnosis (switched off, or failed soft) no tensor's local correctness is
+    # known: the carry-forward score is unknown, not zero.
+    forward = None if run.diagnoser is None else round(
+        sum(t.carry_forward_points for t in tensors) + checks, 6)
     return GradeResult(
         exercise=exercise.id, status=GRADED, score=round(score, 6),
-        carry_forward_score=round(forward, 6),
+        carry_forward_score=forward,
         max_score=exercise.max_score, message=_summary(tensors, run),
         stdout=stdout, runtime_ms=_ms(started), tensors=tensors, checks=run.checks,
         cases=[c.name for c in cases], exercise_version=exercise.version,

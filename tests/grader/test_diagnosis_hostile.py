@@ -328,3 +328,12 @@ def test_a_real_upstream_error_still_earns_carry_forward(sandbox: Sandbox) -> No
     result = run(EX1, src, sandbox)
     assert [t.name for t in result.tensors if t.root_cause] == ["logprobs"]
     assert result.carry_forward_score == 25, result.carry_forward_score
+
+
+def test_without_diagnosis_the_carry_forward_score_is_unknown(sandbox: Sandbox) -> None:
+    """diagnose=False (or a diagnosis that failed soft) must not report 0 as if computed."""
+    src = (CORPUS / "ex1/bug_no_1_over_n.py").read_text()
+    result = run(EX1, src, sandbox, diagnose=False)
+    assert result.carry_forward_score is None
+    assert result.score > 0 and not any(t.root_cause for t in result.tensors)
+    assert run(EX1, src, sandbox).carry_forward_score == 25
