@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from web.access import get_course, quota, teaches
 from web.db import db
@@ -33,12 +33,8 @@ def course(code: str):
     c = get_course(code)
     assignments = db.session.scalars(
         select(Assignments).where(Assignments.course_id == c.id).order_by(Assignments.id)).all()
-    counted = case((Assignments.scoring == CARRY_FORWARD,
-                    func.coalesce(Submissions.carry_forward_score, Submissions.score)),
-                   else_=Submissions.score)
     best = dict(db.session.execute(
-        select(Submissions.assignment_id, func.max(counted))
-        .join(Assignments, Assignments.id == Submissions.assignment_id)
+        select(Submissions.assignment_id, func.max(Submissions.counted_score))
         .where(Submissions.user_id == current_user.id,
                Submissions.assignment_id.in_([a.id for a in assignments]))
         .group_by(Submissions.assignment_id)).all())

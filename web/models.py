@@ -24,7 +24,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
+    func,
+    select,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from web.db import db
@@ -167,12 +171,24 @@ class Submissions(db.Model):
         """Return how this submission counts: its assignment's scoring (strict without one)."""
         return self.assignment.scoring if self.assignment is not None else STRICT
 
-    @property
+    @hybrid_property
     def counted_score(self) -> float | None:
-        """Return the score that counts under the assignment's scoring."""
+        """Return the score that counts under the assignment's scoring.
+
+        One definition for pages and queries: the expression below is the same rule in SQL
+        (the course page's best score).
+        """
         if self.scoring == CARRY_FORWARD and self.carry_forward_score is not None:
             return self.carry_forward_score
         return self.score
+
+    @counted_score.inplace.expression
+    @classmethod
+    def _counted_score_expression(cls):
+        scoring = select(Assignments.scoring).where(
+            Assignments.id == cls.assignment_id).scalar_subquery()
+        return case((scoring == CARRY_FORWARD, func.coalesce(cls.carry_forward_score,
+                                                             cls.score)), else_=cls.score)
 
     @property
     def exercise_class(self):
