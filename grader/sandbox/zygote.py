@@ -24,12 +24,14 @@ import importlib
 import json
 import os
 import resource
-import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 from typing import Any
+
+from grader.sandbox import landlock, seccomp
 
 CTL_MAX = 64 * 1024
 #: Imported by the zygote so children find them in sys.modules: a child may run as a uid
@@ -42,11 +44,30 @@ PRELOAD = (
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNS = 0x00020000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
+#: Size of each private temporary mount of a child without the jail (bwrap's /tmp: jail.py).
+PRIVATE_TMP_BYTES = 64 * 1024**2
 _libc = ctypes.CDLL(None, use_errno=True)
+#: The kernel's Landlock ABI (0: none); read once by the zygote.
+LANDLOCK_ABI = landlock.abi()
+#: Trees a child may not read (see landlock.py): symbolic differentiation packages.
+HIDDEN_PACKAGES = ("sympy", "mpmath")
+
+
+def hidden_trees() -> list[str]:
+    """Return the directories of :data:`HIDDEN_PACKAGES` on this interpreter's path."""
+    from importlib.machinery import PathFinder
+
+    trees = []
+    for name in HIDDEN_PACKAGES:
+        spec = PathFinder.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            trees += list(spec.submodule_search_locations)
+    return trees
 
 
 def _prctl(option: int, value: int) -> None:
@@ -69,11 +90,15 @@ def _vm_size() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _spare(ctl: socket.socket, inbox: socket.socket, uid: int | None, own_netns: bool) -> None:
-    """Run as a child forked ahead of time: wait for a job, then become its sandbox.
+def _spare(ctl: socket.socket, inbox: socket.socket, uid: int | None, own_netns: bool,
+           workdir: str, read_layer: int | None) -> None:
+    """Run as a child forked ahead of time: confine itself, wait for a job, then run it.
 
-    Forking a torch-loaded process costs ~10 ms; a spare pays it before the submission
-    arrives, so a job starts as soon as its file descriptors are handed over.
+    Forking a torch-loaded process costs ~10 ms and confining it ~1 ms; a spare pays both
+    before the submission arrives, so a job starts as soon as its file descriptors are
+    handed over. Everything that does not depend on the job happens here, while the spare is
+    still root (so the zygote's sweep of the sandbox uid after the *previous* job does not
+    kill it); the uid drop and the job's own limits come with the job.
     """
     try:
         os.setsid()
@@ -81,19 +106,43 @@ def _spare(ctl: socket.socket, inbox: socket.socket, uid: int | None, own_netns:
         ctl.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
+        try:
+            _confine(workdir, uid, own_netns, read_layer)
+            failed = None
+        except Exception as exc:  # noqa: BLE001 — reported on the job's output, below
+            failed = exc
         data, fds, _, _ = socket.recv_fds(inbox, CTL_MAX, 2)
         if not data or len(fds) != 2:
             os._exit(0)
         job = json.loads(data)
         inbox.close()
-        _child(fds[0], fds[1], job["limits"], job["workdir"], uid, own_netns)
+        _child(fds[0], fds[1], job["limits"], uid, failed)
     finally:
         os._exit(70)
 
 
-def _child(job_fd: int, out_fd: int, limits: dict[str, Any],
-           workdir: str, uid: int | None, own_netns: bool) -> None:
-    """Set up the child (fds, namespaces, limits, uid) and run the harness."""
+def _confine(workdir: str, uid: int | None, own_netns: bool, read_layer: int | None) -> None:
+    """Confine the spare for good, before any job: namespaces, working directory, then the
+    kernel's walls, in the order they need (mounts before Landlock, Landlock and
+    ``PR_SET_DUMPABLE`` before the seccomp filter, which refuses both afterwards)."""
+    if own_netns:
+        _isolate_without_jail(workdir, uid)
+    os.chdir(workdir)  # the job's own 0700 directory (root's DAC override enters it)
+    # Non-dumpable in every mode (a uid change implies it; without root nothing does): no
+    # core file, no ptrace or /proc/PID/mem access by another process of the same uid.
+    _prctl(PR_SET_DUMPABLE, 0)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    # Reads: no sympy/mpmath; writes: the job directory only (see landlock.py).
+    landlock.restrict(read_layer, workdir, LANDLOCK_ABI)
+    # Last: one thread and one process, for good (see seccomp.py). Fail closed if the kernel
+    # refuses; an architecture without a filter is warned about by the parent.
+    if seccomp.supported():
+        seccomp.install(_libc)
+
+
+def _child(job_fd: int, out_fd: int, limits: dict[str, Any], uid: int | None,
+           failed: BaseException | None) -> None:
+    """Take the job's fds, apply its limits, drop to the sandbox uid and run the harness."""
     try:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -102,8 +151,8 @@ def _child(job_fd: int, out_fd: int, limits: dict[str, Any],
         if job_fd != 3:
             os.dup2(job_fd, 3)
         os.closerange(4, 1 << 16)
-        if own_netns:
-            _isolate_without_jail()
+        if failed is not None:
+            raise failed
         # The address-space cap adds the budget to what torch already maps: torch reserves
         # far more virtual memory than it touches, so an absolute cap would starve it.
         _limit(resource.RLIMIT_AS, _vm_size() + int(limits["memory_bytes"]))
@@ -113,13 +162,12 @@ def _child(job_fd: int, out_fd: int, limits: dict[str, Any],
         _limit(resource.RLIMIT_NOFILE, int(limits["open_files"]))
         _limit(resource.RLIMIT_CORE, 0)
         if uid is not None:
-            # The uid is this sandbox's alone, so NPROC counts exactly this job's processes.
+            # The uid is this sandbox's alone, so NPROC counts exactly this job's processes
+            # (none can be started: the seccomp filter already refuses threads and forks).
             _limit(resource.RLIMIT_NPROC, int(limits["max_processes"]))
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-        os.chdir(workdir)  # after the uid drop: the dir is the child's own, mode 0700
-        _prctl(PR_SET_NO_NEW_PRIVS, 1)
         from grader.sandbox import child
 
         child.serve(socket.socket(fileno=3))
@@ -130,24 +178,117 @@ def _child(job_fd: int, out_fd: int, limits: dict[str, Any],
         os._exit(70)
 
 
-def _isolate_without_jail() -> None:
+def _isolate_without_jail(workdir: str, uid: int | None) -> None:
     """Without bwrap: a private network and mount namespace for this child (fail closed).
 
     The network namespace cuts TCP, loopback included, and abstract unix sockets; the mount
     namespace hides the host's unix sockets (PostgreSQL's in /run/postgresql, …) under empty
-    tmpfs mounts, since a network namespace does not cover socket files.
+    tmpfs mounts, since a network namespace does not cover socket files, and gives the child
+    private, size-capped ``/tmp``, ``/var/tmp`` and ``/dev/shm``: nothing it writes there
+    reaches the host or outlives it. Its working directory is made again inside the private
+    ``/tmp`` (the host's copy, which the zygote removes, stays empty).
     """
     flags = CLONE_NEWNET | CLONE_NEWNS
-    if os.geteuid() != 0:
+    real_uid, real_gid = os.getuid(), os.getgid()
+    if real_uid != 0:
         flags |= CLONE_NEWUSER
     if _libc.unshare(flags) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET | CLONE_NEWNS) failed")
+    if real_uid != 0:
+        # Map our own ids into the new user namespace: files created in the private mounts
+        # below need an owner the kernel can name.
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
+                           ("gid_map", f"{real_gid} {real_gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
     if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise OSError(ctypes.get_errno(), "cannot make the mounts private")
-    for path in (b"/run", b"/var/run", b"/dev/shm", b"/var/lib/postgresql", b"/var/lib/mysql"):
-        if os.path.isdir(path) and not os.path.islink(path) and \
-                _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m") != 0:
+    hidden = {b"/run": b"size=1m", b"/var/run": b"size=1m",
+              b"/var/lib/postgresql": b"size=1m", b"/var/lib/mysql": b"size=1m",
+              b"/tmp": b"size=%d,mode=1777" % PRIVATE_TMP_BYTES,
+              b"/var/tmp": b"size=%d,mode=1777" % PRIVATE_TMP_BYTES,
+              b"/dev/shm": b"size=%d,mode=1777" % PRIVATE_TMP_BYTES}
+    for path, options in hidden.items():
+        if os.path.isdir(path) and not os.path.islink(path) and _libc.mount(
+                b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
             raise OSError(ctypes.get_errno(), f"cannot hide {path.decode()}")
+    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    if uid is not None:
+        os.chown(workdir, uid, uid)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_dir(name: str, dir_fd: int | None) -> int:
+    """Open a directory entry without following a symlink; make it readable if it is not."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:  # a 000 directory of our own uid (without root's DAC override)
+        os.chmod(name, 0o700, dir_fd=dir_fd)
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+
+
+def _clear(fd: int) -> list[str]:
+    """Unlink every non-directory in the directory ``fd``; return its subdirectories."""
+    for attempt in (0, 1):
+        subdirs: list[str] = []
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirs.append(entry.name)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.name, dir_fd=fd)
+            return subdirs
+        except PermissionError:
+            if attempt:
+                raise
+            os.chmod(fd, 0o700)  # a read-only directory of our own: unlinking needs write
+    return []
+
+
+def remove_tree(path: str) -> None:
+    """Remove the directory tree at ``path`` without recursion and trusting nothing of it.
+
+    A job's directory is built by hostile code: it may be thousands of levels deep (past
+    ``PATH_MAX`` and Python's recursion limit: ``shutil.rmtree`` raises there), hold
+    symlinks (never followed: entries are opened ``O_NOFOLLOW`` relative to their parent's
+    fd) and unreadable or read-only directories (made ours again). Only one directory fd is
+    open at a time; the walk climbs back with ``..``, which nobody can move: every process
+    of the job is dead by then.
+    """
+    fd = _open_dir(path, None)
+    names: list[str] = []  # the path from ``path`` down to the current directory
+    pending = [_clear(fd)]  # per level, the subdirectories still to remove
+    try:
+        while pending:
+            if pending[-1]:
+                name = pending[-1].pop()
+                try:
+                    sub = _open_dir(name, fd)
+                except (FileNotFoundError, NotADirectoryError):
+                    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                        os.unlink(name, dir_fd=fd)
+                    continue
+                os.close(fd)
+                fd = sub
+                names.append(name)
+                pending.append(_clear(fd))
+                continue
+            pending.pop()
+            if not names:
+                break
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISDIR(os.lstat(path).st_mode):
+        raise OSError(f"{path} changed while it was being removed")
+    os.rmdir(path)
 
 
 def _is_zombie(proc_dir: str) -> bool:
@@ -204,6 +345,13 @@ def main() -> None:
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+    # The read layer every child enforces (built once: ~5 ms of listing directories).
+    read_layer = None
+    if LANDLOCK_ABI:
+        try:
+            read_layer = landlock.read_ruleset(hidden_trees(), LANDLOCK_ABI)
+        except OSError as exc:
+            sys.stderr.write(f"zygote: no Landlock read layer: {exc}\n")
 
     children: dict[int, str] = {}
     wake_r, wake_w = os.pipe()
@@ -220,22 +368,33 @@ def main() -> None:
     spare: dict[str, Any] = {}
 
     def fork_spare() -> None:
+        # The next job's directory exists before its spare, which confines itself to it.
+        workdir = tempfile.mkdtemp(prefix="backprop-job-")
+        if uid is not None:
+            os.chown(workdir, uid, uid)
         zygote_end, spare_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
             zygote_end.close()
-            _spare(ctl, spare_end, uid, own_netns)
+            _spare(ctl, spare_end, uid, own_netns, workdir, read_layer)
         spare_end.close()
-        spare.update(pid=pid, sock=zygote_end)
+        spare.update(pid=pid, sock=zygote_end, workdir=workdir)
 
-    def use_spare(job_fd: int, out_fd: int, limits: dict[str, Any], workdir: str) -> int:
+    def use_spare(job_fd: int, out_fd: int, limits: dict[str, Any]) -> tuple[int, str]:
         if not spare:
             fork_spare()
-        pid, sock = spare.pop("pid"), spare.pop("sock")
-        payload = json.dumps({"limits": limits, "workdir": workdir}).encode()
+        pid, sock, workdir = spare.pop("pid"), spare.pop("sock"), spare.pop("workdir")
+        payload = json.dumps({"limits": limits}).encode()
         socket.send_fds(sock, [payload], [job_fd, out_fd])
         sock.close()
-        return pid
+        return pid, workdir
+
+    def remove(workdir: str) -> None:
+        try:
+            remove_tree(workdir)
+        except OSError as exc:  # never let one job's files reach the next
+            sys.stderr.write(f"zygote: cannot remove {workdir}: {exc}; stopping\n")
+            os._exit(75)
 
     def reap() -> None:
         while True:
@@ -247,18 +406,14 @@ def main() -> None:
                 return
             if pid == spare.get("pid"):
                 spare.pop("sock").close()
+                remove(spare.pop("workdir"))
                 spare.clear()
                 continue
             if pid not in children:
                 continue  # an orphan of some job, re-parented to us
             if uid is not None:
                 _kill_uid(uid)  # whatever the job left behind (setsid daemons included)
-            workdir = children.pop(pid)
-            try:
-                shutil.rmtree(workdir)
-            except OSError as exc:  # never let one job's files reach the next
-                sys.stderr.write(f"zygote: cannot remove {workdir}: {exc}; stopping\n")
-                os._exit(75)
+            remove(children.pop(pid))
             send({"type": "exited", "pid": pid,
                   "code": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
                   "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -287,10 +442,7 @@ def main() -> None:
         msg = json.loads(data)
         if msg["type"] == "spawn":
             job_fd, out_fd = fds
-            workdir = tempfile.mkdtemp(prefix="backprop-job-")
-            if uid is not None:
-                os.chown(workdir, uid, uid)
-            pid = use_spare(job_fd, out_fd, msg["limits"], workdir)
+            pid, workdir = use_spare(job_fd, out_fd, msg["limits"])
             os.close(job_fd)
             os.close(out_fd)
             children[pid] = workdir

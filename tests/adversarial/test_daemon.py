@@ -86,19 +86,19 @@ QUICK_WALL = 5  # attack_helpers.QUICK_LIMITS
 
 
 def _check_result(result) -> None:
-    # "violation": the autograd guard refuses ctypes (it can rewrite memory); the daemon was
-    # started anyway, so what matters below is that nothing of the uid survives.
+    # The kernel refuses fork() (seccomp): the daemon is never born and the case that tried
+    # fails with EPERM. "violation": the autograd guard refuses ctypes first. Either way, what
+    # matters below is that nothing of the uid survives.
     assert result.status in ("graded", "violation"), result.message
     if result.status == "graded":
-        assert result.score == 1.0, result.message
+        assert result.score == 0 and "Operation not permitted" in result.message, \
+            result.message
 
 
 @pytest.mark.parametrize("variant", ["plain", "disguised", "undumpable", "hopping"])
 def test_no_daemon_survives_grade(sandbox, variant: str) -> None:
     trusted = zygote_pids(sandbox)
-    started = time.monotonic()
     result = grade_quick(sandbox, source(variant))
-    assert time.monotonic() - started < QUICK_WALL + 5
     # Right after grade() returns: nothing of the uid, and it stays that way.
     assert_no_procs(sandbox.slot.uid)
     time.sleep(0.2)

@@ -59,8 +59,9 @@ def test_output_flood(sandbox, name: str) -> None:
     assert_survives(sandbox, trusted)
 
 
-def test_flood_from_an_orphan_after_the_answer(sandbox) -> None:
-    """A forked writer keeps flooding after backward returned: grade still ends promptly."""
+def test_no_orphan_can_flood_after_the_answer(sandbox) -> None:
+    """A forked writer would keep flooding after backward returned; the kernel refuses the
+    fork (seccomp), so the case that tried fails and nothing is left writing."""
     src = ex2(header="import os\n", before=(
         "    if t.n == 32 and os.fork() == 0:\n"
         "        os.setsid()\n"
@@ -70,10 +71,9 @@ def test_flood_from_an_orphan_after_the_answer(sandbox) -> None:
         "            except OSError:\n"
         "                pass\n"))
     trusted = zygote_pids(sandbox)
-    started = time.monotonic()
     result = grade_quick(sandbox, src, wall_seconds=10, cpu_seconds=10)
-    assert time.monotonic() - started < 8  # did not wait for the orphan (10 s wall clock)
-    assert result.status == "graded" and result.score == 1.0, result.message
+    assert result.status == "graded" and result.score == 0, result.message
+    assert "Operation not permitted" in result.message, result.message
     assert len(result.stdout.encode()) <= 70_000
     assert_no_procs(sandbox.slot.uid)
     assert_survives(sandbox, trusted)
