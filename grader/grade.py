@@ -27,7 +27,7 @@ from grader.result import (
     GradeResult,
     TensorResult,
 )
-from grader.sandbox.host import Reply, Sandbox, Session, SessionEnded
+from grader.sandbox.host import Reply, Sandbox, SandboxError, Session, SessionEnded
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,25 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
                 message = f"{message}\n{err['traceback']}".rstrip()
             return _failed(exercise, end.status, message, session.stdout(), started,
                            cases=cases)
+        except SandboxError:
+            raise  # the sandbox itself failed: the caller retries
+        except Exception as exc:
+            # Whatever else went wrong while the child's replies were judged is this
+            # submission's failure to be graded, never the grader's crash: `check` reports
+            # it, `batch` goes on with the next file, a worker stores it instead of retrying.
+            log.exception("grading %s stopped on an unexpected error", exercise.id)
+            return _failed(exercise, ERROR, "grading stopped on an unexpected reply from the "
+                           f"submission ({type(exc).__name__}); it was not graded",
+                           session.stdout(), started, cases=cases)
         stdout = session.stdout()
 
     tensors = [combine(run.diffs[g.name], g.points) for g in exercise.graded]
     if run.diagnoser is not None:
-        _apply_diagnoses(tensors, run.diagnoser.conclude(cases, text))
+        try:
+            _apply_diagnoses(tensors, run.diagnoser.conclude(cases, text))
+        except Exception:
+            log.exception("diagnosis failed for %s; grading without it", exercise.id)
+            run.diagnoser = None
     if all(run.errors):
         return _failed(exercise, ERROR, f"backward raised in every case: {run.errors[0]}",
                        stdout, started, cases=cases, tensors=tensors)
@@ -83,7 +97,7 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         sum(t.carry_forward_points for t in tensors) + checks, 6)
     return GradeResult(
         exercise=exercise.id, status=GRADED, score=round(score, 6),
-        carry_forward_score=forward,
+        carry_forward_score=forward, review_flags=review_flags(run),
         max_score=exercise.max_score, message=_summary(tensors, run),
         stdout=stdout, runtime_ms=_ms(started), tensors=tensors, checks=run.checks,
         cases=[c.name for c in cases], exercise_version=exercise.version,
@@ -102,6 +116,10 @@ class _Run:
     public: tuple[Reply, dict[str, torch.Tensor]] | None = None
     #: Collects what diagnosis makes of each case (None: diagnosis off, or it failed).
     diagnoser: Diagnoser | None = None
+    #: CPU time of the student's backward over the cases (None once a case did not say) and
+    #: of autograd's backward on the same cases, here: the "possibly numerical" flag.
+    backward_cpu_ms: float | None = 0.0
+    reference_cpu_ms: float = 0.0
 
     def arrays(self, tensors: list[TensorResult]) -> dict[str, tuple[Any, Any]]:
         """Return (student, reference) of the public case for every tensor not exact."""
@@ -130,8 +148,14 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
         fwd, expect = upcoming
         # While the child computes: the reference (only now, in the trusted process, after
         # the child has its inputs) and the next case's forward pass.
+        cpu = time.thread_time()
         ref = exercise.reference(fwd)
+        run.reference_cpu_ms += (time.thread_time() - cpu) * 1000
         reply = session.receive_reply(expect)
+        if reply.cpu_ms is None or run.backward_cpu_ms is None:
+            run.backward_cpu_ms = None
+        else:
+            run.backward_cpu_ms += reply.cpu_ms
         if i + 1 < len(cases):
             upcoming = send(cases[i + 1])
         error = _case_error(reply, case)
@@ -153,6 +177,35 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
                 _diagnose_case(run, exercise, case, fwd, ref, reply, diffs)
     run.checks = exercise.extra_checks(cases[0], session.ask)
     return run
+
+
+#: A backward whose CPU time is at least this many times autograd's backward on the same
+#: cases, and at least NUMERICAL_FLOOR_MS, is flagged "possibly numerical" for review.
+#: Finite differences re-run the forward pass once or twice per input element: hundreds to
+#: thousands of times the work of one backward. A slow but honest backward (Python loops
+#: over rows) stays within ~20× (measured in bench/guard_bench.py and the tests).
+NUMERICAL_RATIO = 50.0
+NUMERICAL_FLOOR_MS = 100.0
+
+
+def review_flags(run: _Run) -> list[dict[str, Any]]:
+    """Return the flags for an instructor's review (never a penalty) of a graded run.
+
+    ``possibly_numerical``: the backward did many times the work of autograd's backward, the
+    mark of gradients estimated by finite differences, which no sandbox can refuse (they are
+    only forward passes). The child reports its own CPU time, so a submission can hide from
+    this flag; it cannot use it to gain anything.
+    """
+    spent, ref = run.backward_cpu_ms, run.reference_cpu_ms
+    if spent is None or spent < NUMERICAL_FLOOR_MS or spent < NUMERICAL_RATIO * max(ref, 1e-3):
+        return []
+    ratio = spent / max(ref, 1e-3)
+    return [{"code": "possibly_numerical",
+             "message": (f"backward used {spent:.0f} ms of CPU over {len(run.errors)} cases, "
+                         f"{ratio:.0f}× autograd's backward on the same cases ({ref:.1f} ms): "
+                         "possibly gradients estimated numerically (finite differences) — "
+                         "for review; no points were taken"),
+             "backward_cpu_ms": round(spent, 1), "reference_cpu_ms": round(ref, 2)}]
 
 
 def _diagnose_case(run: _Run, exercise: Exercise, case: Case, fwd: dict[str, Any],

@@ -89,6 +89,9 @@ class GradeResult:
     carry_forward_score: float | None = None
     #: Names of the cases that were run, public first.
     cases: list[str] = field(default_factory=list)
+    #: Things for an instructor to look at, never a penalty: ``{"code", "message", …}``
+    #: (``possibly_numerical``: see :func:`grader.grade.review_flags`).
+    review_flags: list[dict[str, Any]] = field(default_factory=list)
     exercise_version: int = 1
     #: The public case's (student, reference) tensors of every tensor that is not exact, for
     #: heatmaps. Not part of the JSON; the student's is None when it had no usable tensor.
@@ -149,6 +152,12 @@ RESULT_SCHEMA: dict[str, Any] = {
         "carry_forward_score": {"type": ["number", "null"], "minimum": 0},
         "exercise_version": {"type": "integer"},
         "cases": {"type": "array", "items": {"type": "string"}},
+        "review_flags": {
+            "type": "array",
+            "items": {"type": "object", "required": ["code", "message"],
+                      "properties": {"code": {"type": "string"},
+                                     "message": {"type": "string"}}},
+        },
         "tensors": {
             "type": "array",
             "items": {

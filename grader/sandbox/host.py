@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -27,13 +28,22 @@ import torch
 
 from grader.exercise import Limits
 from grader.result import ERROR, MEMORY_LIMIT, TIMEOUT, VIOLATION
-from grader.sandbox import jail, wire
+from grader.sandbox import jail, landlock, seccomp, wire
+from grader.sandbox.wire import clean_text
 
 log = logging.getLogger(__name__)
 
 #: The only variables the zygote (and so every child) inherits; PATH is fixed below.
 ENV_ALLOW = ("LANG", "LC_ALL", "TZ")
 ROOT = Path(__file__).resolve().parents[2]
+SECCOMP_WARNING = (
+    "SANDBOX WITHOUT SYSCALL FILTER: no seccomp filter is known for %s, so a submission's "
+    "process can start threads and processes (they are still detected after each call and, "
+    "as root, capped by RLIMIT_NPROC). Supported: " + ", ".join(seccomp.ARCHES))
+LANDLOCK_WARNING = (
+    "SANDBOX WITHOUT LANDLOCK: this kernel does not offer Landlock (Linux >= 5.13 with "
+    "landlock in its LSM list), so student code is kept from writing outside its job "
+    "directory and from reading sympy/mpmath by the jail and the audit hook only.")
 
 
 class SandboxError(Exception):
@@ -67,6 +77,9 @@ class Reply:
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     extra: list[str] = field(default_factory=list)
     misshaped: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: CPU milliseconds the call took, as the child measured it (None: not said). Only ever
+    #: used to *flag* a submission for review, never to score it: the child can lie.
+    cpu_ms: float | None = None
 
 
 class _Output:
@@ -116,9 +129,15 @@ class Sandbox:
         self._ctl: socket.socket | None = None
         self._exits: dict[int, dict[str, Any]] = {}
         self._hello = False
+        #: How often the zygote had to be replaced (a healthy sandbox stays at 0).
+        self.restarts = 0
         self.bwrap = jail.find_bwrap(bwrap)
         if self.bwrap is None:
             log.warning(jail.JAIL_WARNING)
+        if not seccomp.supported():
+            log.warning(SECCOMP_WARNING, platform.machine())
+        if not landlock.abi():
+            log.warning(LANDLOCK_WARNING)
         self.slot = jail.reserve_slot()
         self.start()
 
@@ -152,6 +171,7 @@ class Sandbox:
 
     def restart(self) -> None:
         """Replace the zygote by a fresh one (after a sandbox failure)."""
+        self.restarts += 1
         self._stop()
         self.start()
 
@@ -381,16 +401,19 @@ class Session:
             if err["kind"] == "memory":
                 self._end(MEMORY_LIMIT, _memory_message(self.limits))
             return Reply(error=err)
+        cpu = header.get("cpu_ms")
+        cpu = float(cpu) if type(cpu) in (int, float) and 0 <= cpu < 1e9 else None
         if header.get("not_dict") is not None:
-            return Reply(not_dict=str(header["not_dict"])[:100])
+            return Reply(not_dict=clean_text(header["not_dict"], 100), cpu_ms=cpu)
         with self._reading():
             entries = wire.parse_entries(header)
             payloads = wire.read_payloads(self.reader, entries, expect)
         extra = header.get("extra") if isinstance(header.get("extra"), list) else []
         shaped = {k: v for k, v in payloads.items() if tuple(v.shape) == tuple(expect[k])}
         return Reply(entries={e.name: e for e in entries if e.name in expect},
-                     tensors=shaped, extra=[clean_text(str(x), 100) for x in extra[:50]],
-                     misshaped={k: v for k, v in payloads.items() if k not in shaped})
+                     tensors=shaped, extra=[clean_text(x, 100) for x in extra[:50]],
+                     misshaped={k: v for k, v in payloads.items() if k not in shaped},
+                     cpu_ms=cpu)
 
     def _finish_output(self) -> None:
         # The child is dead or finishing: collect what it printed, briefly.
@@ -431,30 +454,22 @@ def _clean_error(err: Any) -> dict[str, Any]:
     if not isinstance(err, dict):
         err = {}
     line = err.get("line")
-    return {"kind": clean_text(str(err.get("kind", "exception")), 40),
-            "message": clean_text(str(err.get("message", "the submission failed")), 2000),
-            "line": line if isinstance(line, int) and not isinstance(line, bool) else None,
-            "traceback": clean_text(str(err.get("traceback", "")), 8000)}
-
-
-def clean_text(text: str, limit: int) -> str:
-    """Cap text from the child at ``limit`` UTF-8 bytes and drop NUL characters.
-
-    Decoding binary output with replacement characters can triple its size, and NUL bytes
-    are refused by PostgreSQL text columns: neither may reach a stored result.
-    """
-    text = text.replace("\x00", "\ufffd")
-    raw = text.encode("utf-8")
-    return raw[:limit].decode("utf-8", errors="ignore") if len(raw) > limit else text
+    if not (isinstance(line, int) and not isinstance(line, bool) and 0 < line < 10**7):
+        line = None
+    return {"kind": clean_text(err.get("kind", "exception"), 40),
+            "message": clean_text(err.get("message", "the submission failed"), 2000),
+            "line": line,
+            "traceback": clean_text(err.get("traceback", ""), 8000)}
 
 
 def _violation_message(msg: dict[str, Any]) -> str:
     """Say what autograd use was detected (the child's words are capped, not trusted)."""
-    found = str(msg.get("message") or "autograd use")[:2000]
+    found = clean_text(msg.get("message") or "autograd use", 2000)
     text = f"autograd is off limits in this exercise — detected: {found}"
     hints = msg.get("hints")
     if isinstance(hints, list) and hints:
-        text += " (the source mentions: " + ", ".join(str(h)[:80] for h in hints[:10]) + ")"
+        text += " (the source mentions: " + ", ".join(clean_text(h, 80) for h in hints[:10]) \
+            + ")"
     return text
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import selectors
 import socket
 import struct
@@ -24,6 +25,8 @@ from typing import Any
 
 import torch
 
+from grader.text import visible
+
 #: dtypes allowed on the wire, by name.
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -32,7 +35,30 @@ DTYPES: dict[str, torch.dtype] = {
 }
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 MAX_HEADER = 1024 * 1024
+#: Deepest nesting and most values a header may hold: ours need 4 levels and a few thousand.
+MAX_DEPTH = 8
+MAX_NODES = 200_000
+#: Longest integer literal accepted (19 digits: every int64).
+MAX_INT_DIGITS = 19
 _LEN = struct.Struct("!I")
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: Any, limit: int) -> str:
+    """Return text from the child fit to store and to show: the one road for every string the
+    child sends (output, messages, tracebacks, type names, keys).
+
+    Lone surrogates (a JSON ``"\\ud800"``) cannot be encoded and would crash the database
+    driver; NUL is refused by PostgreSQL; control characters and bidi overrides would act in
+    an instructor's terminal or reorder what a reviewer reads (:func:`grader.text.visible`
+    shows them instead); and decoding binary output with replacement characters can triple
+    its size, so the result is capped at ``limit`` UTF-8 bytes.
+    """
+    text = visible(_SURROGATES.sub("\ufffd", text if isinstance(text, str) else str(text)))
+    raw = text.encode("utf-8")
+    return raw[:limit].decode("utf-8", errors="ignore") if len(raw) > limit else text
 
 
 class WireError(Exception):
@@ -81,6 +107,40 @@ def send(sock: socket.socket, header: Mapping[str, Any],
          tensors: Mapping[str, torch.Tensor] = ()) -> None:
     """Send one frame (blocking, or under the socket's timeout) in one call."""
     sock.sendall(b"".join(encode(header, tensors)))
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def parse_header(raw: bytes | bytearray) -> dict[str, Any]:
+    """Parse one header from a hostile peer: a JSON object of bounded shape, or WireError.
+
+    Every way the bytes can fail to parse — invalid UTF-8 or JSON, a 5000-digit integer
+    (``ValueError``), 100,000 nested brackets (``RecursionError``), a structure deeper or
+    larger than a header ever needs — is the sender's error, never the reader's.
+    """
+    try:
+        header = json.loads(raw, parse_int=_bounded_int)
+    except (ValueError, RecursionError, MemoryError) as exc:  # JSONDecodeError, Unicode…
+        raise WireError(f"header is not valid JSON ({type(exc).__name__}: "
+                        f"{str(exc)[:120]})") from None
+    if not isinstance(header, dict):
+        raise WireError("header is not a JSON object")
+    stack: list[tuple[Any, int]] = [(header, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH or nodes > MAX_NODES:
+            raise WireError("header nested too deep or too large")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return header
 
 
 class Reader:
@@ -153,13 +213,7 @@ class Reader:
             raise WireError(f"header of {size} bytes exceeds {MAX_HEADER}")
         raw = bytearray(size)
         self.read_into(memoryview(raw))
-        try:
-            header = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise WireError(f"header is not JSON: {exc}") from None
-        if not isinstance(header, dict):
-            raise WireError("header is not a JSON object")
-        return header
+        return parse_header(raw)
 
     def trusted_frame(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Read a frame from a trusted peer (the child reading the parent's requests)."""
@@ -206,7 +260,7 @@ def parse_entries(header: Mapping[str, Any], max_entries: int = 4096) -> list[Re
             shape = tuple(shape)
         else:
             dtype, shape = None, None
-        type_name = str(e.get("type", kind))[:100].replace("\x00", "\ufffd")
+        type_name = clean_text(e.get("type", kind), 100)
         out.append(Returned(e["name"], kind, type_name, dtype, shape,
                             bool(e.get("payload")) and kind == "tensor"))
     return out
