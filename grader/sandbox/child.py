@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import functools
 import linecache
 import os
 import socket
 import sys
+import time
 import traceback
 from collections.abc import Mapping
 from typing import Any, NoReturn
@@ -100,39 +100,69 @@ def describe_syntax_error(exc: SyntaxError) -> dict[str, Any]:
             "line": exc.lineno, "traceback": ""}
 
 
-def encode_return(value: Any, expect: Mapping[str, list[int]]) \
+def snapshot(value: Any, _type=type, _dict=dict, _str=str, _items=dict.items,
+             _list=list) -> tuple[Any, int]:
+    """Return what ``backward`` returned, fixed once: a plain dict of its ``str`` keys.
+
+    A dict subclass could answer the check and the encoder differently (``items()`` hiding
+    a tensor that ``__getitem__`` hands out); its real storage is read once here, through
+    ``dict.items``, and everything after works on this copy. Keys that are not exactly
+    ``str`` (with their own ``__eq__``/``__hash__``) are dropped and counted.
+    """
+    if not isinstance(value, _dict):
+        return value, 0
+    pairs = _list(_items(value))
+    kept = {k: v for k, v in pairs if _type(k) is _str}
+    return kept, len(pairs) - len(kept)
+
+
+def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int = 0) \
         -> tuple[dict[str, Any], dict[str, memoryview]]:
     """Describe a ``backward`` return value; attach payloads only for well-formed tensors.
 
-    A payload is sent only for a float32 tensor of the expected shape, or of a wrong shape
-    within :func:`wire.misshaped_ok`'s bound: everything else is described (type, dtype,
-    shape) without its bytes, so a 1 GiB tensor never crosses the channel.
+    ``value`` is a :func:`snapshot`. A payload is sent only for a float32 tensor of the
+    expected shape, or of a wrong shape within :func:`wire.misshaped_ok`'s bound: everything
+    else is described (type, dtype, shape) without its bytes, so a 1 GiB tensor never crosses
+    the channel. Tensors are read through the C-level ``TensorBase`` with
+    ``__torch_function__`` disabled, so no method of a tensor subclass runs here.
     """
     if not isinstance(value, dict):
         return {"type": "reply", "ok": True, "not_dict": type(value).__name__}, {}
     entries: list[dict[str, Any]] = []
     payloads: dict[str, memoryview] = {}
-    for name in expect:
-        if name not in value:
-            continue
-        v = value[name]
-        if v is None:
-            entries.append({"name": name, "kind": "none"})
-        elif issubclass(type(v), torch.Tensor) and v.layout == torch.strided:
-            # type(), not isinstance(): an object can fake __class__ to pass isinstance.
-            dtype = wire.DTYPE_NAMES.get(v.dtype, str(v.dtype).replace("torch.", ""))
-            # A wrong shape still travels (bounded) so diagnosis can name the mistake.
-            ok = v.dtype == torch.float32 and (
-                list(v.shape) == list(expect[name])
-                or wire.misshaped_ok(tuple(v.shape), expect[name]))
-            entries.append({"name": name, "kind": "tensor", "dtype": dtype,
-                            "shape": list(v.shape), "payload": ok})
-            if ok:
-                payloads[name] = wire.tensor_bytes(v)  # may raise: inside the caller's try
-        else:
-            entries.append({"name": name, "kind": "other", "type": _type_name(v)})
+    with _NO_TORCH_FUNCTION():
+        for name in expect:
+            if name not in value:
+                continue
+            v = value[name]
+            if v is None:
+                entries.append({"name": name, "kind": "none"})
+            elif issubclass(type(v), _TensorBase) and _layout(v) == torch.strided:
+                # type(), not isinstance(): an object can fake __class__ to pass isinstance.
+                dtype_obj, shape = _dtype(v), tuple(_shape(v))
+                dtype = wire.DTYPE_NAMES.get(dtype_obj, str(dtype_obj).replace("torch.", ""))
+                # A wrong shape still travels (bounded) so diagnosis can name the mistake.
+                ok = dtype_obj == torch.float32 and (
+                    list(shape) == list(expect[name])
+                    or wire.misshaped_ok(shape, expect[name]))
+                entries.append({"name": name, "kind": "tensor", "dtype": dtype,
+                                "shape": list(shape), "payload": ok})
+                if ok:
+                    payloads[name] = wire.tensor_bytes(_detach(v))  # may raise: caller's try
+            else:
+                entries.append({"name": name, "kind": "other", "type": _type_name(v)})
     extra = sorted(str(k)[:100] for k in value if k not in expect)[:50]
+    if extra_keys:
+        extra.append(f"({extra_keys} keys that are not str)")
     return {"type": "reply", "ok": True, "tensors": entries, "extra": extra}, payloads
+
+
+_TensorBase = torch._C.TensorBase
+_NO_TORCH_FUNCTION = torch._C.DisableTorchFunctionSubclass
+_layout = _TensorBase.layout.__get__
+_dtype = _TensorBase.dtype.__get__
+_shape = _TensorBase.shape.__get__
+_detach = _TensorBase.detach
 
 
 def _type_name(value: Any) -> str:
@@ -169,15 +199,7 @@ def _flush() -> None:
             pass
 
 
-def _stop_on_violation(sock: socket.socket, source: str, returned: Any,
-                       problems: Any = None) -> None:
-    """If autograd was used (or the guards tampered with), report it and end the child."""
-    found = (problems or guard.problems)(returned)
-    if found:
-        hints = guard.scan_source(source)
-        _send_reply(sock, {"type": "violation", "message": "; ".join(found)[:MAX_MESSAGE],
-                           "hints": hints[:10]})
-        os._exit(0)
+_thread_time = time.thread_time
 
 
 def serve(sock: socket.socket) -> NoReturn:
@@ -203,18 +225,20 @@ def serve(sock: socket.socket) -> NoReturn:
                 {"kind": "syntax", "message": f"cannot compile: {exc}", "line": None}
             _send_reply(sock, {"type": "fatal", "error": err})
             os._exit(0)
-        guard.install()
-        # Bound before the submission runs: it may rebind module globals, not these locals.
-        check = functools.partial(_stop_on_violation, problems=guard.problems)
+        # The after-call check, held in a local variable of this frame: the submission can
+        # read it (sys._getframe(1).f_locals) and mutate objects, but it cannot rebind a
+        # running frame's locals, and the check itself keeps no mutable state (guard.py).
+        check = guard.install()
         try:
             with torch.no_grad():
                 exec(code, namespace)
         except BaseException as exc:  # noqa: BLE001 — the student's code may raise anything
+            check(None)
             err = describe_exception(exc)
             err["message"] = f"while loading the file: {err['message']}"
             _send_reply(sock, {"type": "fatal", "error": err})
             os._exit(0)
-        check(sock, source, None)
+        check(None)
         backward = namespace.get("backward")
         if not callable(backward):
             _send_reply(sock, {"type": "fatal", "error": {
@@ -227,21 +251,28 @@ def serve(sock: socket.socket) -> NoReturn:
             if request.get("type") != "case":
                 break
             t = Namespace({**tensors, **request.get("scalars", {})})
+            cpu = _thread_time()
             try:
                 with torch.no_grad():
                     value = backward(t)
             except BaseException as exc:  # noqa: BLE001
-                check(sock, source, None)
+                check(None)
                 _send_reply(sock, {"type": "reply", "ok": False,
                                    "error": describe_exception(exc)})
                 continue
-            check(sock, source, value)
+            cpu = _thread_time() - cpu
+            # Fix what came back once, encode it (no submission code runs while encoding),
+            # then check it, then send: the check sees exactly what is sent.
             try:
-                header, payloads = encode_return(value, request["expect"])
-            except Exception as exc:  # e.g. a dict subclass that raises on access
+                value, dropped = snapshot(value)
+                header, payloads = encode_return(value, request["expect"], dropped)
+            except Exception as exc:  # e.g. a tensor whose storage cannot be read
+                check(None)
                 _send_reply(sock, {"type": "reply", "ok": False,
                                    "error": describe_exception(exc)})
                 continue
+            check(value)
+            header["cpu_ms"] = round(cpu * 1000, 3)
             _send_reply(sock, header, payloads)
     except (wire.WireError, OSError):
         pass

@@ -69,6 +69,8 @@ from typing import Any
 
 import torch
 
+from grader.sandbox import seccomp
+
 #: What the child calls its submission (see :data:`grader.sandbox.child.FILENAME`).
 SUBMISSION = "submission.py"
 #: The job socket's fd in the child (the zygote dup2()s it to 3).
@@ -89,12 +91,61 @@ _STATE: dict[str, Any] = {"applied": False, "installed": False, "reported": Fals
 
 
 # ---------------------------------------------------------------------------------------
+# source hints
+
+
+_HINTS = (
+    (r"\.backward\s*\(", ".backward("),
+    (r"autograd", "autograd"),
+    (r"torch\s*\.\s*func\b|from\s+torch\s+import\s+func\b", "torch.func"),
+    (r"functorch", "functorch"),
+    (r"requires_grad", "requires_grad"),
+    (r"enable_grad", "enable_grad"),
+    (r"set_grad_enabled", "set_grad_enabled"),
+    (r"inference_mode", "inference_mode"),
+    (r"forward_ad|make_dual|dual_level", "forward_ad"),
+    (r"\bParameter\b", "Parameter"),
+    (r"_execution_engine|ImperativeEngine|run_backward", "_execution_engine"),
+    (r"\bgrad_fn\b", "grad_fn"),
+    (r"\w_backward\w*\s*\(", "*_backward kernel"),
+    (r"torch\s*\.\s*ops\b", "torch.ops"),
+    (r"torch\s*\.\s*jit\b", "torch.jit"),
+    (r"__subclasses__", "__subclasses__"),
+    (r"__closure__|cell_contents", "__closure__"),
+    (r"__globals__|__code__|__defaults__", "__globals__/__code__"),
+    (r"\bimportlib\b|__import__", "importlib"),
+    (r"\bgetattr\s*\(", "getattr("),
+    (r"\b(?:eval|exec|compile)\s*\(", "eval/exec"),
+    (r"\bvars\s*\(|__dict__", "vars()/__dict__"),
+    (r"\bctypes\b", "ctypes"),
+    (r"\bgc\s*\.", "gc"),
+    (r"sys\s*\.\s*(?:settrace|setprofile|modules|_getframe)", "sys internals"),
+    (r"\bsympy\b|\bmpmath\b", "sympy/mpmath"),
+    (r"torch\s*\.\s*distributed\b|\brpc\b", "torch.distributed"),
+    (r"_jit_|\bGraph\s*\(", "TorchScript graph"),
+)
+_HINT_RES = tuple((re.compile(p), label) for p, label in _HINTS)
+
+
+def scan_source(source: str, _res=_HINT_RES, _str=str, _type=type) -> list[str]:
+    """Return hints from a source scan (names that suggest autograd); never a verdict alone.
+
+    Comments are ignored, so ``# now do the backward pass`` is no hint.
+    """
+    if _type(source) is not _str or not source:
+        return []
+    code = "\n".join(line.split("#", 1)[0] for line in source[:300_000].splitlines())
+    return [label for rx, label in _res if rx.search(code)]
+
+
+# ---------------------------------------------------------------------------------------
 # reporting
 
 
-def _ascii_json_str(text: str, _ctrl: tuple[str, ...] = tuple(map(chr, range(32)))) -> str:
+def _ascii_json_str(text: str, _ctrl: tuple[str, ...] = tuple(map(chr, range(32))),
+                    _str=str) -> str:
     """Return ``text`` as a JSON string literal using only C-level ``str`` methods."""
-    s = text.encode("ascii", "replace").decode("ascii")
+    s = _str(text).encode("ascii", "replace").decode("ascii")
     s = s.replace("\\", "\\\\").replace('"', '\\"')
     for c in _ctrl:
         if c in s:
@@ -102,27 +153,30 @@ def _ascii_json_str(text: str, _ctrl: tuple[str, ...] = tuple(map(chr, range(32)
     return '"' + s + '"'
 
 
-def _violation_frame(message: str, hints: list[str]) -> bytes:
-    raw = ('{"type":"violation","message":' + _ascii_json_str(message[:2000])
-           + ',"hints":[' + ",".join(_ascii_json_str(h[:200]) for h in hints[:10])
+def _violation_frame(message: str, hints: list[str], _quote=_ascii_json_str,
+                     _pack=struct.pack) -> bytes:
+    raw = ('{"type":"violation","message":' + _quote(message[:2000])
+           + ',"hints":[' + ",".join(_quote(h[:200]) for h in hints[:10])
            + '],"tensors":[]}').encode("ascii")
-    return struct.pack("!I", len(raw)) + raw
+    return _pack("!I", len(raw)) + raw
 
 
-def _deliver(message: str, *, _write=os.write, _exit=os._exit, _select=select.select,
+def _deliver(message: str, _write=os.write, _exit=os._exit, _select=select.select,
              _fd: int = JOB_FD, _streams=(sys.stdout, sys.stderr), _type=type,
-             _fstat=os.fstat, _is_socket=stat.S_ISSOCK) -> None:
+             _fstat=os.fstat, _is_socket=stat.S_ISSOCK, _frame=_violation_frame,
+             _hints=scan_source, _state=_STATE, _memoryview=memoryview) -> None:
     """Send the violation to the parent at once and end the process.
 
-    Everything it uses is bound at definition time (rewriting ``__defaults__`` of this
-    function is refused by the audit hook); the streams flushed first are the process's own
-    (bound when the zygote imported this module), flushed through their type so that nothing
-    the submission replaced runs. Returns only if the job socket is unusable, in which case
-    :func:`problems` reports the recorded violation later.
+    Everything it uses is bound at definition time, as positional defaults (an immutable
+    tuple; rewriting ``__defaults__`` of a grader function is refused by the audit hook),
+    so rebinding this module's globals changes nothing here. The streams flushed first are
+    the process's own (bound when the zygote imported this module), flushed through their
+    type so that nothing the submission replaced runs. Returns only if the job socket is
+    unusable, in which case the after-call check reports the recorded violation.
     """
     try:
         if not _is_socket(_fstat(_fd).st_mode):
-            return  # not a sandboxed child: fall back to problems()
+            return  # not a sandboxed child: fall back to the after-call check
     except OSError:
         return
     for stream in _streams:  # what the submission printed so far, before the child ends
@@ -131,15 +185,15 @@ def _deliver(message: str, *, _write=os.write, _exit=os._exit, _select=select.se
         except BaseException:  # noqa: BLE001 — e.g. a closed stream
             pass
     try:
-        hints = scan_source(_STATE["source"])
+        hints = _hints(_state["source"])
     except Exception:  # noqa: BLE001
         hints = []
     try:
-        frame = _violation_frame(message, hints)
+        frame = _frame(message, hints)
     except Exception:  # noqa: BLE001
-        frame = _violation_frame("autograd use", [])
+        frame = _frame("autograd use", [])
     try:
-        view = memoryview(frame)
+        view = _memoryview(frame)
         while view:
             try:
                 n = _write(_fd, view)
@@ -148,12 +202,12 @@ def _deliver(message: str, *, _write=os.write, _exit=os._exit, _select=select.se
                 continue
             view = view[n:]
     except OSError:
-        return  # not in a sandboxed child (or fd 3 was closed): fall back to problems()
-    _STATE["reported"] = True
+        return  # not in a sandboxed child (or fd 3 was closed): fall back to the check
+    _state["reported"] = True
     _exit(0)
 
 
-def _where(_getframe=sys._getframe) -> tuple[int | None, str | None]:
+def _where(_getframe=sys._getframe, _str=str, _type=type) -> tuple[int | None, str | None]:
     """Return the submission's line that led here and the first function it called."""
     try:
         frame = _getframe(2)
@@ -165,7 +219,7 @@ def _where(_getframe=sys._getframe) -> tuple[int | None, str | None]:
                 if callee is not None:
                     mod = callee.f_globals.get("__name__")
                     cfile = callee.f_code.co_filename
-                    if isinstance(mod, str) and mod != __name__ and not cfile.startswith("<"):
+                    if _type(mod) is _str and mod != __name__ and not cfile.startswith("<"):
                         qual = callee.f_code.co_qualname.split(".<locals>")[0]
                         via = f"{mod}.{qual}"
                 return frame.f_lineno, via
@@ -176,11 +230,12 @@ def _where(_getframe=sys._getframe) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _trip(what: str) -> None:
+def _trip(what: str, _where=_where, _violations=_VIOLATIONS, _state=_STATE,
+          _deliver=_deliver) -> None:
     """Record a violation, report it to the parent at once and end the child.
 
     When there is no job socket (tests, or the student closed fd 3) it returns and the
-    caller raises; :func:`problems` reports the recorded violation at the next check.
+    caller raises; the after-call check reports the recorded violation.
     """
     line, via = _where()
     message = what
@@ -188,8 +243,8 @@ def _trip(what: str) -> None:
         message += f", called through {via}"
     if line is not None:
         message += f" (line {line})"
-    _VIOLATIONS.append(message)
-    if _STATE["installed"] and not _STATE["reported"]:
+    _violations.append(message)
+    if _state["installed"] and not _state["reported"]:
         _deliver(message)
 
 
@@ -411,6 +466,34 @@ class _SensorModule(_ModuleType):
         _del(self, name)
 
 
+class _Unavailable(_ModuleType):
+    """Stands in for ``torch.distributed`` (and each of its modules) inside the child.
+
+    ``is_available()`` and ``is_initialized()`` answer False, so torch's own code that
+    checks them goes on as on a build without distributed support; any other name is
+    refused (torch.compile's import path touches a few, so reaching the module is not by
+    itself a violation). Its native functions, which start RPC threads and run distributed
+    autograd, are dead ends wherever they are reached from (:func:`_dead_map`).
+    """
+
+    def __getattr__(self, name: str, _get=_ModuleType.__getattribute__) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"{_get(self, '__name__')}.{name}: torch.distributed is not "
+                             "available in the grading sandbox")
+
+
+def _unavailable(name: str) -> _Unavailable:
+    """Return the stand-in for the module ``name``."""
+    stub = _Unavailable(name, "Not available in the grading sandbox.")
+    stub.is_available = stub.is_initialized = _false
+    return stub
+
+
+def _false(*args: Any, **kwargs: Any) -> bool:
+    return False
+
+
 # ---------------------------------------------------------------------------------------
 # torch.ops: the real resolvers live only inside an audit hook
 
@@ -540,16 +623,65 @@ _REFUSED_EVENTS = {
 }
 
 
-def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str], vault_globals: dict):
-    """Return the audit hook that reports escape routes and refuses outside execution."""
-    trip = _trip
-    write_flags = os.O_WRONLY | os.O_RDWR
+#: Packages that differentiate symbolically: importing (or reading) them is a violation.
+_SYMBOLIC = ("sympy", "mpmath")
+
+
+def _resolve(path: str, _readlink=os.readlink, _lstat=os.lstat, _islink=stat.S_ISLNK,
+             _getcwd=os.getcwd, _str=str) -> str:
+    """Return ``path`` with every symlink resolved (``/dev/fd/3`` → ``/proc/7/fd/3`` → …).
+
+    Written with C-level calls bound at definition time: ``os.path.realpath`` is Python
+    code whose module the submission could patch. At most 40 links are followed, as the
+    kernel does; what cannot be resolved is returned as far as it got.
+    """
+    if not path.startswith("/"):
+        path = _getcwd().rstrip("/") + "/" + path
+    todo = [p for p in path.split("/") if p]
+    done: list[str] = []
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        here = "/" + "/".join(done + [part])
+        try:
+            is_link = _islink(_lstat(here).st_mode)
+        except OSError:
+            done.append(part)
+            continue
+        if not is_link or hops >= 40:
+            done.append(part)
+            continue
+        hops += 1
+        target = _str(_readlink(here))
+        if target.startswith("/"):
+            done = []
+        todo = [p for p in target.split("/") if p] + todo
+    return "/" + "/".join(done)
+
+
+def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str], vault_globals: dict,
+                      protected_dirs: tuple[str, ...], protected_modules: frozenset[int]):
+    """Return the audit hook that reports escape routes and refuses outside execution.
+
+    Everything it uses is bound as a default at creation: it keeps no closure (its cells
+    would be writable) and reads no global of this module.
+    """
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def policy(event, args, _type=type, _str=str, _bytes=bytes, _int=int, _tuple=tuple,
                _func=_FunctionType, _code=_CodeType, _trip_events=_TRIP_EVENTS,
                _refused=_REFUSED_EVENTS, _sensor_module=sensor_module,
                _protected=protected_files, _write_flags=write_flags,
-               _exc=PermissionError, _len=len, _frame=types.FrameType, _vg=vault_globals):
+               _exc=PermissionError, _len=len, _frame=types.FrameType, _vg=vault_globals,
+               _trip=_trip, _dirs=protected_dirs, _modules=protected_modules, _id=id,
+               _symbolic=_SYMBOLIC, _resolve=_resolve, _guard_file="<autograd guard>",
+               _getattr=getattr):
         if _type(event) is not _str:
             return
         if event == "builtins.id" or event == "sys._getframe":
@@ -560,63 +692,87 @@ def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str], vault
                 obj = args[0]
                 if (_type(obj) is _frame and obj.f_globals is _vg) \
                         or (_type(obj) is _func and obj.__globals__ is _vg):
-                    trip("the autograd guards were tampered with (reading the code of the "
-                         "torch.ops vault)")
+                    _trip("the autograd guards were tampered with (reading the code of the "
+                          "torch.ops vault)")
                     raise _exc("the autograd guards must stay in place")
             return
+        if event == "import":
+            name = args[0] if _type(args) is _tuple and _len(args) >= 1 else None
+            if _type(name) is _str:
+                top = name.split(".")[0]
+                if top in _symbolic:
+                    _trip(f"{top} (symbolic differentiation: the exercise is to write each "
+                          "derivative by hand)")
+                    raise _exc(f"{top} is not available in the grading sandbox")
+                if name.startswith(("torch.distributed", "torch._C._distributed")):
+                    raise _exc("torch.distributed is not available in the grading sandbox")
+            return
         if event.startswith("ctypes."):
-            trip(f"ctypes ({event}: raw memory access can rewrite the autograd guards)")
+            _trip(f"ctypes ({event}: raw memory access can rewrite the autograd guards)")
             raise _exc("ctypes is not available in the grading sandbox")
         what = _trip_events.get(event)
         if what is not None:
-            trip(what)
+            _trip(what)
             raise _exc("not available in the grading sandbox")
         if event == "sys.settrace" or event == "sys.setprofile":
             # raised with no arguments, for None as well: any tracer is refused
-            trip(f"{event}() (a tracer can rewrite the guards' frames)")
+            _trip(f"{event}() (a tracer can rewrite the guards' frames)")
             raise _exc("tracing is not available in the grading sandbox")
         if event == "object.__setattr__" or event == "object.__delattr__":
             if _type(args) is not _tuple or _len(args) < 2:
                 return
             obj, name = args[0], args[1]
-            if name == "__class__" and obj is _sensor_module:
-                trip("the autograd guards were tampered with (torch.fx.traceback's class)")
+            if name == "__class__" and (obj is _sensor_module or _id(obj) in _modules):
+                _trip("the autograd guards were tampered with (the class of "
+                      f"{_str(_getattr(obj, '__name__', '?'))[:80]})")
                 raise _exc("the autograd guards must stay in place")
             if _type(obj) is _func and (name == "__code__" or name == "__defaults__"
                                         or name == "__kwdefaults__"):
-                mod = obj.__module__
-                if _type(mod) is _str and (mod.startswith("grader") or mod.startswith("torch")):
-                    trip(f"the autograd guards were tampered with ({mod}.{obj.__qualname__}"
-                         f".{name} rewritten)")
+                # judged by where the function's code comes from, not by its __module__
+                # (a plain attribute the submission can set first)
+                filename = obj.__code__.co_filename
+                if _type(filename) is _str and (filename.startswith(_dirs)
+                                                or filename in _protected
+                                                or filename == _guard_file):
+                    _trip(f"the autograd guards were tampered with ({obj.__qualname__}"
+                          f".{name} rewritten)")
                     raise _exc("the autograd guards must stay in place")
             return
         if event == "exec":
             if _type(args) is _tuple and _len(args) >= 1 and _type(args[0]) is _code \
                     and args[0].co_filename in _protected:
-                trip("the autograd guards were tampered with (the code of "
-                     f"{args[0].co_filename.rsplit('site-packages/', 1)[-1]} was executed "
-                     "again, e.g. importlib.reload)")
+                _trip("the autograd guards were tampered with (the code of "
+                      f"{args[0].co_filename.rsplit('site-packages/', 1)[-1]} was executed "
+                      "again, e.g. importlib.reload)")
                 raise _exc("the autograd guards must stay in place")
             return
         if event == "open":
             if _type(args) is not _tuple or _len(args) < 3:
                 return
             path, mode, flags = args[0], args[1], args[2]
+            if _type(path) is _int:
+                return  # an fd opened (and checked) earlier
+            if _type(path) is _bytes:
+                path = path.decode("utf-8", "surrogateescape")
+            if _type(path) is not _str:
+                # a path-like object can answer differently here and in open() itself
+                raise _exc("open() needs a str or bytes path in the grading sandbox")
             writing = (_type(flags) is _int and flags & _write_flags) or (
                 _type(mode) is _str and ("w" in mode or "a" in mode or "+" in mode
                                          or "x" in mode))
-            if not writing:
-                return
-            if _type(path) is _bytes:
-                path = path.decode("utf-8", "surrogateescape")
-            if _type(path) is _int:
-                return  # an fd opened (and checked) earlier
-            if _type(path) is not _str:
-                raise _exc("open() for writing needs a str path in the grading sandbox")
-            parts = path.split("/")
-            if "proc" in parts or (parts and parts[-1] == "mem"):
-                trip(f"writing to {path!r} (process memory can rewrite the autograd guards)")
-                raise _exc("not available in the grading sandbox")
+            # judged by what the path is and by what it resolves to (/dev/fd/N, links)
+            real = _resolve(path)
+            for candidate in (path, real):
+                parts = candidate.split("/")
+                for top in _symbolic:
+                    if top in parts:
+                        _trip(f"reading {top}'s files (symbolic differentiation: the "
+                              "exercise is to write each derivative by hand)")
+                        raise _exc(f"{top} is not available in the grading sandbox")
+                if writing and ("proc" in parts or (parts and parts[-1] == "mem")):
+                    _trip(f"writing to {path!r} (process memory can rewrite the autograd "
+                          "guards)")
+                    raise _exc("not available in the grading sandbox")
             return
         what = _refused.get(event)
         if what is not None:
@@ -653,6 +809,89 @@ def _preload() -> None:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 — optional
                 pass
+
+
+#: TorchScript graph builders and evaluators: building or running a graph is how a
+#: derivative graph (``_jit_differentiate``) would be produced and evaluated.
+_JIT_GRAPH_BUILDERS = frozenset({
+    "_jit_differentiate", "parse_ir", "_jit_trace_graph", "_create_graph_by_tracing",
+    "_jit_interpret_graph", "_create_function_from_graph", "_jit_decomposition_graph_for_node",
+    "_jit_register_decomposition_for_schema", "_jit_shape_compute_graph_for_node",
+    "_jit_register_shape_compute_graph_for_node", "_jit_trace_module",
+})
+#: Modules whose Python functions named ``*backward*`` compute derivatives (decompositions
+#: and reference implementations of PyTorch's backward kernels): neutered in place.
+_DECOMPOSITION_MODULES = ("torch._decomp", "torch._refs", "torch._prims", "torch._prims_common",
+                          "torch._meta_registrations", "torch._native", "torch._higher_order_ops",
+                          "torch._functorch")
+
+
+def _one_thread_only(name: str):
+    """``torch.set_num_threads(1)`` is harmless; more threads are refused (the kernel would
+    refuse them: OpenMP would abort the process)."""
+    refuse = _refused("more than one thread", name)
+
+    def set_threads(n: Any) -> None:
+        if n != 1:
+            refuse()
+
+    set_threads.__name__ = set_threads.__qualname__ = name
+    return set_threads
+
+
+def _distributed_natives() -> list[Any]:
+    """Return torch's native distributed modules (``torch._C._distributed_*``)."""
+    return [m for name, m in list(sys.modules.items())
+            if name.startswith("torch._C._distributed") and isinstance(m, _ModuleType)]
+
+
+def _dead_code(fn: Any, label: str) -> Any:
+    """Return a code object for ``fn`` that reports ``label`` and raises, whatever it gets.
+
+    It keeps ``fn``'s free variables (so it fits ``fn``'s closure) and reaches the report
+    through a code constant, not a global: swapped into ``fn`` itself, it kills every
+    reference to ``fn`` at once (tables, wrappers' ``__wrapped__``, closures).
+    """
+    template = _DEAD_TEMPLATE.__code__
+    keys = types.SimpleNamespace(trip=_trip, label=label, exc=AutogradForbidden,
+                                 message=f"autograd is off limits in this exercise: {label}")
+    code = fn.__code__
+    return template.replace(co_consts=tuple(keys if c == "@K" else c
+                                            for c in template.co_consts),
+                            co_freevars=code.co_freevars, co_name=code.co_name,
+                            co_qualname=code.co_qualname)
+
+
+def _DEAD_TEMPLATE(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 — a template, not an API
+    "@K".trip("@K".label)  # type: ignore[attr-defined]  # noqa: B018 — replaced constant
+    raise "@K".exc("@K".message)  # type: ignore[attr-defined]
+
+
+def _backward_decompositions() -> list[Any]:
+    """Return torch's Python functions that compute a backward kernel (decompositions,
+    reference and meta implementations of ``aten::*_backward*``), wrappers' inner functions
+    included: a derivative formula handed out, not written by hand."""
+    found: dict[int, Any] = {}
+
+    def consider(fn: Any) -> None:
+        while type(fn) is _FunctionType and id(fn) not in found:
+            mod = fn.__module__ or ""
+            if "backward" not in fn.__name__ or not mod.startswith(_DECOMPOSITION_MODULES):
+                return
+            found[id(fn)] = fn
+            fn = getattr(fn, "__wrapped__", None)
+
+    for name, mod in list(sys.modules.items()):
+        if not name.startswith(_DECOMPOSITION_MODULES):
+            continue
+        for value in list(getattr(mod, "__dict__", {}).values()):
+            if type(value) is dict:  # decomposition tables: {OpOverload: fn}
+                for key, fn in list(value.items())[:20000]:
+                    if "backward" in str(key):
+                        consider(fn)
+            else:
+                consider(value)
+    return list(found.values())
 
 
 def _dead_map() -> dict[str, tuple[Any, Any]]:
@@ -725,8 +964,19 @@ def _dead_map() -> dict[str, tuple[Any, Any]]:
                  "_compile_graph_to_code_table", "fork", "_awaitable", "_create_graph_by_tracing",
                  "_create_module_with_type", "_create_object_with_type", "_freeze_module",
                  "_jit_to_backend", "_jit_to_backend_selective", "_pickle_load_obj",
-                 "_jit_pass_create_autodiff_subgraphs", "_run_emit_module_hook"):
-        refuse(C, name, "TorchScript (torch.jit)")
+                 "_run_emit_module_hook", "_jit_to_static_module"):
+        if name not in _JIT_GRAPH_BUILDERS:
+            refuse(C, name, "TorchScript (torch.jit)")
+    # ... but building a TorchScript graph, running a pass on one, or differentiating one
+    # symbolically (torch._C._jit_differentiate gives a derivative graph of ordinary ops)
+    # is the autograd family: a violation, like the engine's entry points.
+    for name in dir(C):
+        if name in _JIT_GRAPH_BUILDERS or name.startswith("_jit_pass_"):
+            dead(C, name, f"TorchScript symbolic differentiation and graph passes "
+                          f"(torch._C.{name})")
+    if "__init__" in C.Graph.__dict__:
+        m["Graph.__init__"] = (C.Graph, _dead(
+            "TorchScript symbolic differentiation (building a torch._C.Graph)", "__init__"))
     for cls, names in ((C.CompilationUnit, ("__init__", "define", "create_function")),
                        (C.ScriptModule, ("_define", "_create_method_from_trace",
                                          "_create_method_from_trace_with_dict"))):
@@ -742,7 +992,25 @@ def _dead_map() -> dict[str, tuple[Any, Any]]:
                                                "_get_frame_value_stack_with_depth"):
             refuse(ef, name, "torch.compile (frame evaluation hooks)")
 
-    # threads start with grad mode on; processes and new extension modules run unguarded
+    # torch.distributed: its RPC agents run Python on their own C++ threads (grad mode on)
+    # and it has a distributed autograd engine. The modules themselves are replaced by
+    # stand-ins (:class:`_Unavailable`); their native functions and classes die here too,
+    # for whoever reaches them through a function's globals or object.__subclasses__().
+    for mod in _distributed_natives():
+        for name, obj in list(vars(mod).items()):
+            if name.startswith("__"):
+                continue
+            label = f"torch.distributed ({mod.__name__}.{name})"
+            if isinstance(obj, type):
+                if "__init__" in obj.__dict__:
+                    m[f"{mod.__name__}.{name}.__init__"] = (obj, _dead(label, "__init__"))
+            elif callable(obj):
+                m[f"{mod.__name__}.{name}"] = (mod, _dead(label, name))
+
+    # threads start with grad mode on (the kernel refuses them anyway: seccomp.py)
+    m["torch.set_num_threads"] = (torch, _one_thread_only("set_num_threads"))
+    m["torch.set_num_interop_threads"] = (torch, _one_thread_only("set_num_interop_threads"))
+    # processes and new extension modules run unguarded
     import _imp
     import _posixsubprocess
     import _thread
@@ -855,6 +1123,20 @@ class _Plan:
             objs[id(getattr(_C, name))] = guard
         objs[id(torch.autograd.variable.Variable.__dict__["_execution_engine"])] = self.engine
         del orig
+        # torch.distributed and its native modules: stand-ins, wherever they are referenced
+        self.stubs: dict[str, _Unavailable] = {}
+        for name, mod in list(sys.modules.items()):
+            if name == "torch.distributed" or name.startswith(("torch.distributed.",
+                                                               "torch._C._distributed")):
+                self.stubs[name] = stub = _unavailable(name)
+                if mod is not None:
+                    objs[id(mod)] = stub
+        # the guard's own classes: the after-call check verifies their methods too
+        self.class_guards = tuple(
+            (cls, name, value) for cls in (_SensorModule, _EngineGuard, _InferenceModeGuard,
+                                           _ImperativeEngineGuard, _Unavailable)
+            for name, value in vars(cls).items() if callable(value) or isinstance(
+                value, staticmethod | classmethod | property))
         self.op_cache: list[tuple[dict, str]] = []
         for ns in list(torch.ops.__dict__.values()):
             d = getattr(ns, "__dict__", None)
@@ -869,6 +1151,11 @@ class _Plan:
             f for name, m in list(sys.modules.items())
             if name.split(".")[0] in ("grader", "torch", "functorch")
             and isinstance(f := getattr(m, "__file__", None), str) and f.endswith(".py"))
+        # rewriting the code or defaults of a function from these trees is tampering
+        self.protected_dirs = tuple(
+            os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+            for m in (torch, sys.modules["grader"], sys.modules.get("functorch"))
+            if m is not None and getattr(m, "__file__", None))
 
 
 _PLAN: _Plan | None = None
@@ -972,6 +1259,15 @@ def _apply() -> None:
         _set(torch, name, value)
     for d, name in plan.op_cache:  # cached OpOverloadPackets of denied operators
         d.pop(name, None)
+    for name, stub in plan.stubs.items():  # torch.distributed: stand-ins in sys.modules
+        sys.modules[name] = stub
+        _INSTALLED.append((sys.modules, name, stub))
+    for fn in _backward_decompositions():  # derivative formulas: dead, every reference
+        try:
+            fn.__code__ = _dead_code(fn, "PyTorch's built-in backward kernel "
+                                         f"{fn.__module__}.{fn.__qualname__}")
+        except (ValueError, TypeError):  # an exotic code object: leave it (residual risk)
+            pass
 
     # the sensor module: format_stack is always the sensor
     sensor_module = sys.modules["torch.fx.traceback"]
@@ -982,14 +1278,16 @@ def _apply() -> None:
     _STATE["applied_in"] = os.getpid()
 
 
-def install() -> None:
+def install():
     """Install the guards (called once in the child, before the submission is compiled).
 
     Applies the replacements unless the zygote already did, then arms the child: the audit
-    policy, the baseline of the graph-node counter, immediate reporting.
+    policy, the baseline of the graph-node counter, immediate reporting. Returns the
+    after-call check (see :func:`_make_check`): the harness keeps it in a local variable,
+    where nothing the submission can reach can replace it.
     """
     if _STATE["installed"]:
-        return
+        return _STATE["check"]
     prepare()
     _apply()
     plan = _PLAN
@@ -1001,16 +1299,22 @@ def install() -> None:
     if entry and len(entry) >= 3:
         _STATE["source"] = "".join(entry[2])
     _STATE["seq"] = _C._autograd._get_sequence_nr()
+    check = _make_check(tuple(_INSTALLED) + plan.class_guards, _STATE["seq"],
+                        _STATE["sensor_module"])
+    _STATE["check"] = check
     _STATE["installed"] = True
-    sys.addaudithook(_make_policy_hook(_STATE["sensor_module"], plan.protected_files,
-                                       _STATE["vault_globals"]))
+    sys.addaudithook(_make_policy_hook(
+        _STATE["sensor_module"], plan.protected_files, _STATE["vault_globals"],
+        plan.protected_dirs, frozenset(id(stub) for stub in plan.stubs.values())))
+    return check
 
 
 def _check_tensor(value: Any, where: str,
                   _disable=_C.DisableTorchFunctionSubclass,
                   _grad_fn=_TensorBase.grad_fn.__get__,
-                  _requires_grad=_TensorBase.requires_grad.__get__) -> str | None:
-    if not issubclass(type(value), _TensorBase):
+                  _requires_grad=_TensorBase.requires_grad.__get__,
+                  _issubclass=issubclass, _type=type, _base=_TensorBase) -> str | None:
+    if not _issubclass(_type(value), _base):
         return None
     try:
         with _disable():
@@ -1019,34 +1323,52 @@ def _check_tensor(value: Any, where: str,
     except Exception:  # noqa: BLE001
         return None
     if grad_fn is not None:
-        return f"{where} carries an autograd graph (grad_fn={type(grad_fn).__name__})"
+        return f"{where} carries an autograd graph (grad_fn={_type(grad_fn).__name__})"
     if requires_grad:
         return f"{where} requires grad"
     return None
 
 
-def problems(returned: Any = None, *, _is_grad=_C.is_grad_enabled,
-             _is_fwd=_C._is_fwd_grad_enabled, _is_anomaly=_C.is_anomaly_enabled,
-             _seq=_C._autograd._get_sequence_nr) -> list[str]:
-    """Return the violations seen so far, including tampering and graph-carrying returns.
+def _current(owner: Any, name: str, _modules=sys.modules, _dict_get=dict.get,
+             _type_dict=type.__dict__["__dict__"].__get__,
+             _module_dict=_ModuleType.__dict__["__dict__"].__get__,
+             _isinstance=isinstance, _type=type, _module=_ModuleType) -> Any:
+    """Return what ``owner.name`` holds now, read through C-level descriptors only."""
+    if owner is _modules:
+        return _dict_get(_modules, name)
+    if _isinstance(owner, _type):
+        return _type_dict(owner).get(name)
+    if _isinstance(owner, _module):
+        return _dict_get(_module_dict(owner), name)
+    return None
 
-    When something is found after installation it is also reported to the parent directly
-    (and the process ends), so a harness whose globals were patched cannot lose it.
+
+def _make_check(expected: tuple, seq0: int, sensor_module: Any):
+    """Return the after-call check, armed with everything it needs as bound defaults.
+
+    The submission can reach the harness's objects (``sys._getframe(1).f_locals``), rebind
+    this module's globals and mutate any mutable object, but it cannot change a running
+    frame's local variables, a function's code or its ``__defaults__`` tuple (rewriting a
+    grader function's code or defaults is refused by the audit hook; in-place mutation of
+    ``__kwdefaults__`` is not audited, hence positional defaults only). So the check the
+    harness holds keeps its behaviour whatever the submission does; what it finds is sent
+    to the parent at once (:func:`_deliver`).
     """
-    found = list(_VIOLATIONS)
-    if _STATE["installed"]:
+
+    def check(returned: Any = None, _expected=expected, _seq0=seq0, _sensor=sensor_module,
+              _sensor_class=_SensorModule, _modules=sys.modules, _violations=_VIOLATIONS,
+              _is_grad=_C.is_grad_enabled, _is_fwd=_C._is_fwd_grad_enabled,
+              _is_anomaly=_C.is_anomaly_enabled, _seq=_C._autograd._get_sequence_nr,
+              _threads=seccomp.thread_count, _check_tensor=_check_tensor, _current=_current,
+              _deliver=_deliver, _type=type, _dict=dict, _list=list, _str=str, _len=len,
+              _getattr=getattr, _items=dict.items) -> list[str]:
+        found = _list(_violations)
         replaced = []
-        for owner, name, guard in _INSTALLED:
-            if owner is sys.modules:
-                current = sys.modules.get(name)
-            elif isinstance(owner, type):
-                current = owner.__dict__.get(name)
-            else:
-                current = getattr(owner, "__dict__", {}).get(name)
-            if current is not guard:
-                replaced.append(f"{getattr(owner, '__name__', 'sys.modules')}.{name}")
-        sensor_module = _STATE.get("sensor_module")
-        if sensor_module is not None and type(sensor_module) is not _SensorModule:
+        for owner, name, guard in _expected:
+            if _current(owner, name) is not guard:
+                label = "sys.modules" if owner is _modules else _getattr(owner, "__name__", "?")
+                replaced.append(f"{label}.{name}")
+        if _type(_sensor) is not _sensor_class:
             replaced.append("torch.fx.traceback")
         if replaced:
             found.append("the autograd guards were tampered with ("
@@ -1057,9 +1379,42 @@ def problems(returned: Any = None, *, _is_grad=_C.is_grad_enabled,
             found.append("forward-mode AD was re-enabled")
         if not _is_anomaly():
             found.append("the autograd guards were tampered with (anomaly mode switched off)")
-        if _seq() != _STATE["seq"]:
+        if _seq() != _seq0:
             found.append("an autograd graph was built")
-    if isinstance(returned, dict):
+        try:
+            threads = _threads()
+        except (OSError, ValueError, IndexError):
+            threads = 1  # no /proc: the kernel's filter still forbids threads
+        if threads != 1:
+            found.append(f"the process gained threads ({threads}): a thread starts with "
+                         "grad mode on, outside the guards")
+        if _type(returned) is _dict:
+            for key, value in _list(_items(returned))[:1000]:
+                where = f"the returned tensor {_str(key)[:80]!r}" if _type(key) is _str \
+                    else "a returned tensor"
+                msg = _check_tensor(value, where)
+                if msg:
+                    found.append(msg)
+        else:
+            msg = _check_tensor(returned, "the returned tensor")
+            if msg:
+                found.append(msg)
+        if found:
+            _deliver("; ".join(found))
+        return found
+
+    return check
+
+
+def problems(returned: Any = None) -> list[str]:
+    """Return the violations seen so far in this process (tampering included once installed),
+    and graph-carrying tensors in ``returned``; for in-process use (tests, the harness before
+    installation). The sandboxed harness uses the check :func:`install` returns."""
+    check = _STATE.get("check")
+    if check is not None:
+        return check(returned)
+    found = list(_VIOLATIONS)
+    if type(returned) is dict:
         for key, value in list(returned.items())[:1000]:
             msg = _check_tensor(value, f"the returned tensor {str(key)[:80]!r}")
             if msg:
@@ -1068,54 +1423,6 @@ def problems(returned: Any = None, *, _is_grad=_C.is_grad_enabled,
         msg = _check_tensor(returned, "the returned tensor")
         if msg:
             found.append(msg)
-    if found and _STATE["installed"] and not _STATE["reported"]:
-        _deliver("; ".join(found))
     return found
-
-
-# ---------------------------------------------------------------------------------------
-# source hints
-
-
-_HINTS = (
-    (r"\.backward\s*\(", ".backward("),
-    (r"autograd", "autograd"),
-    (r"torch\s*\.\s*func\b|from\s+torch\s+import\s+func\b", "torch.func"),
-    (r"functorch", "functorch"),
-    (r"requires_grad", "requires_grad"),
-    (r"enable_grad", "enable_grad"),
-    (r"set_grad_enabled", "set_grad_enabled"),
-    (r"inference_mode", "inference_mode"),
-    (r"forward_ad|make_dual|dual_level", "forward_ad"),
-    (r"\bParameter\b", "Parameter"),
-    (r"_execution_engine|ImperativeEngine|run_backward", "_execution_engine"),
-    (r"\bgrad_fn\b", "grad_fn"),
-    (r"\w_backward\w*\s*\(", "*_backward kernel"),
-    (r"torch\s*\.\s*ops\b", "torch.ops"),
-    (r"torch\s*\.\s*jit\b", "torch.jit"),
-    (r"__subclasses__", "__subclasses__"),
-    (r"__closure__|cell_contents", "__closure__"),
-    (r"__globals__|__code__|__defaults__", "__globals__/__code__"),
-    (r"\bimportlib\b|__import__", "importlib"),
-    (r"\bgetattr\s*\(", "getattr("),
-    (r"\b(?:eval|exec|compile)\s*\(", "eval/exec"),
-    (r"\bvars\s*\(|__dict__", "vars()/__dict__"),
-    (r"\bctypes\b", "ctypes"),
-    (r"\bgc\s*\.", "gc"),
-    (r"sys\s*\.\s*(?:settrace|setprofile|modules|_getframe)", "sys internals"),
-)
-_HINT_RES = tuple((re.compile(p), label) for p, label in _HINTS)
-
-
-def scan_source(source: str) -> list[str]:
-    """Return hints from a source scan (names that suggest autograd); never a verdict alone.
-
-    Comments are ignored, so ``# now do the backward pass`` is no hint.
-    """
-    if not isinstance(source, str) or not source:
-        return []
-    code = "\n".join(line.split("#", 1)[0] for line in source[:300_000].splitlines())
-    return [label for rx, label in _HINT_RES if rx.search(code)]
-
 
 prepare()

@@ -77,7 +77,7 @@ class FakeTensor:
 CASES = {
     # name: (return expression, acceptable overall statuses)
     "lying-dict": ("LyingDict(logits=-d)", {"graded"}),
-    "raising-dict": ("RaisingDict(logits=d / t.n)", {"error", "graded"}),
+    # (the correct answer in a dict whose accessors raise: see test_raising_dict_is_read)
     "endless-iter-dict": ("EndlessDict(logits=-d)", {"memory_limit", "timeout", "error",
                                                       "graded"}),
     "sleepy-extra-key": ("{'logits': -d, SleepyKey('x'): 1}", {"timeout", "error"}),
@@ -124,3 +124,25 @@ def test_fake_tensor_gets_a_clear_message(sandbox) -> None:
     assert "sys.exit" not in result.message and "status 70" not in result.message, \
         result.message
     assert "sandbox setup failed" not in result.stdout
+
+
+def test_raising_dict_is_read_from_its_storage(sandbox) -> None:
+    """A dict subclass whose accessors raise (or lie) cannot show the checks one thing and the
+    encoder another: the harness reads the dict's own storage once (``dict.items``), so this
+    one is graded on what it really holds — here the correct answer."""
+    result = grade_quick(sandbox, ex2(header=HEADER, ret="RaisingDict(logits=d / t.n)"),
+                         wall_seconds=5, cpu_seconds=5)
+    assert (result.status, result.score) == ("graded", 1.0), result.message
+
+
+def test_non_str_keys_are_dropped_not_run(sandbox) -> None:
+    """A key with its own __eq__/__hash__ would run submission code inside the harness's
+    lookups; such keys are dropped before anything compares them."""
+    src = ex2(header=HEADER + (
+        "class Key(str):\n"
+        "    def __eq__(self, other):\n"
+        "        import os; os._exit(3)\n"
+        "    __hash__ = str.__hash__\n"), ret="{Key('logits'): d / t.n}")
+    result = grade_quick(sandbox, src, wall_seconds=5, cpu_seconds=5)
+    assert result.status == "graded" and result.score == 0, result.message
+    assert result.tensors[0].status == "missing", result.tensors[0]
