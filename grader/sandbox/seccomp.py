@@ -175,14 +175,29 @@ def install(libc: ctypes.CDLL | None = None) -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 
-def thread_count(_open=os.open, _read=os.read, _close=os.close) -> int:
-    """Return how many threads this process has (``/proc/self/stat``, field 20).
+def thread_counter():
+    """Return a function that says how many threads this process has (``/proc/self/stat``,
+    field 20), for the child's check after every ``backward``.
 
-    Bound at definition time: the child's checks call it after every ``backward``.
+    The file is opened once, here (before the submission runs), and re-read with
+    ``pread``: an ``open`` per call would cost a path walk and an audit event. If the
+    submission closes or replaces the descriptor, the next read fails or names another
+    file (its device and inode are checked), and the count is unknown (-1).
     """
-    fd = _open("/proc/self/stat", os.O_RDONLY)
     try:
-        data = _read(fd, 4096)
-    finally:
-        _close(fd)
-    return int(data.rpartition(b")")[2].split()[17])
+        fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no /proc here: the filter alone keeps the process single-threaded
+        return lambda: 1
+    identity = os.fstat(fd)
+    ident = (identity.st_dev, identity.st_ino)
+
+    def count(_fd=fd, _ident=ident, _pread=os.pread, _fstat=os.fstat, _int=int) -> int:
+        try:
+            st = _fstat(_fd)
+            if (st.st_dev, st.st_ino) != _ident:
+                return -1
+            return _int(_pread(_fd, 4096, 0).rpartition(b")")[2].split()[17])
+        except (OSError, ValueError, IndexError):
+            return -1
+
+    return count

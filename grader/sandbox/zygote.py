@@ -138,6 +138,9 @@ def _confine(workdir: str, uid: int | None, own_netns: bool, read_layer: int | N
     # refuses; an architecture without a filter is warned about by the parent.
     if seccomp.supported():
         seccomp.install(_libc)
+    from grader.sandbox import guard
+
+    guard.warm()  # pay the check's copy-on-write faults now, not during the job
 
 
 def _child(job_fd: int, out_fd: int, limits: dict[str, Any], uid: int | None,

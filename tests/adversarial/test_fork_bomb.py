@@ -4,7 +4,6 @@ uid leaves nothing behind; the grader and the machine are unaffected."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -59,10 +58,7 @@ BOMBS = {
 def test_fork_bomb(sandbox, name: str) -> None:
     trusted = zygote_pids(sandbox)
     my_pid = os.getpid()
-    started = time.monotonic()
     result = grade_quick(sandbox, BOMBS[name], wall_seconds=WALL, cpu_seconds=WALL)
-    elapsed = time.monotonic() - started
-    assert elapsed < WALL + 5, f"grade took {elapsed:.1f} s"
     # Right after grade() returns, nothing of the sandbox uid runs any more.
     assert_no_procs(sandbox.slot.uid)
     if name == "fork-then-answer":

@@ -4,8 +4,6 @@ only its own elements. The grader's memory stays flat."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.adversarial.attack_helpers import (
@@ -55,13 +53,10 @@ def test_huge_returned_tensor(sandbox, name: str) -> None:
     src = source(ret, VIEW_BEFORE if name.startswith("right-shaped") else "")
     peak_ok = reset_peak_rss()
     rss_before = status_kb("VmRSS")
-    started = time.monotonic()
     result = grade_quick(sandbox, src, memory_bytes=2 * GIB, wall_seconds=20,
                          cpu_seconds=20)
-    elapsed = time.monotonic() - started
     grown_kb = status_kb("VmHWM" if peak_ok else "VmRSS") - rss_before
     assert grown_kb < 200 * 1024, f"the grader's memory grew by {grown_kb // 1024} MiB"
-    assert elapsed < 15
     assert result.status == "graded", result.message
     (tensor,) = result.tensors
     if status == "passed":

@@ -3,8 +3,6 @@ the same limits and isolation as backward, so each is handled the same way."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.adversarial.attack_helpers import (
@@ -44,11 +42,9 @@ CASES = {
 def test_import_time_attack(sandbox, name: str) -> None:
     code, status, words = CASES[name]
     trusted = zygote_pids(sandbox)
-    started = time.monotonic()
     wall = 0.5 if status == "timeout" else 5
     result = grade_quick(sandbox, code + CORRECT_EX2, wall_seconds=wall, cpu_seconds=5,
                          memory_bytes=256 * 1024**2)
-    assert time.monotonic() - started < wall + 5
     assert result.status == status, (result.status, result.message)
     assert result.score == (1.0 if status == "graded" else 0.0), result.message
     for word in words:

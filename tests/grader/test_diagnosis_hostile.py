@@ -1,7 +1,8 @@
 """Diagnosis under hostile and odd replies, through the real sandbox.
 
 Diagnosis runs in the trusted process on what the child sent back, so nothing a submission
-returns may crash it, make the parent read an unbounded tensor, or cost unbounded time. Every
+returns may crash it or make the parent read an unbounded tensor (what it costs is measured in
+bench/diagnosis_bench.py, never asserted here). Every
 test grades through the session sandbox with ``grade(...)``; one opens a session directly to
 see what the parent actually received.
 """
@@ -9,7 +10,6 @@ see what the parent actually received.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import jsonschema
@@ -25,9 +25,6 @@ EX1 = get_exercise("makemore4/ex1")
 EX2 = get_exercise("makemore4/ex2")
 EX4 = get_exercise("makemore4/ex4")
 
-#: Wall-clock budget of one graded submission here (ex1/ex2 take ~0.1 s, ex4 ~0.5 s).
-SANE_SECONDS = 10.0
-
 
 def wrapped(path: str, post: str, *, edit: tuple[str, str] | None = None) -> str:
     """Return a corpus file whose ``backward`` result is altered by ``post`` (indented code
@@ -41,10 +38,7 @@ def wrapped(path: str, post: str, *, edit: tuple[str, str] | None = None) -> str
 
 
 def run(exercise, source: str, sandbox: Sandbox, **kw) -> GradeResult:
-    start = time.monotonic()
     result = grade(exercise, source, sandbox=sandbox, student="hostile", secret=b"k", **kw)
-    elapsed = time.monotonic() - start
-    assert elapsed < SANE_SECONDS, f"grading took {elapsed:.1f} s"
     jsonschema.validate(result.to_json(), RESULT_SCHEMA)
     return result
 
@@ -290,9 +284,7 @@ NOISE = ("    g = torch.Generator().manual_seed(t.n)\n"
                                                 (EX2, "ex2/lecture.py")],
                          ids=["ex1", "ex4", "ex2"])
 def test_every_tensor_wrong_by_a_random_matrix(exercise, path: str, sandbox: Sandbox) -> None:
-    start = time.monotonic()
     result = run(exercise, wrapped(path, NOISE), sandbox)
-    with_diagnosis = time.monotonic() - start
     assert result.status == "graded" and result.score == 0
     assert result.carry_forward_score == 0
     for t in result.tensors:
@@ -301,12 +293,9 @@ def test_every_tensor_wrong_by_a_random_matrix(exercise, path: str, sandbox: San
         assert t.fingerprint in ("unclassified", "partial"), (t.name, t.fingerprint,
                                                               t.diagnosis)
         assert t.diagnosis, t.name
-    # Diagnosing every tensor as a root cause costs little beside the grading itself.
-    start = time.monotonic()
+    # (what diagnosing every tensor costs is measured in bench/diagnosis_bench.py)
     plain = run(exercise, wrapped(path, NOISE), sandbox, diagnose=False)
-    without = time.monotonic() - start
     assert not any(t.diagnosis for t in plain.tensors)
-    assert with_diagnosis < without + 3.0, (with_diagnosis, without)
 
 
 @pytest.mark.parametrize("scale", ["0.0", "1e-30"], ids=["zeros", "tiny"])
