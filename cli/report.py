@@ -7,18 +7,36 @@ coloured by status, then the score, the checks, and what the submission printed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from grader.result import GRADED, GradeResult, TensorResult
+from grader.text import visible
 
 STYLES = {
     "exact": "bold green", "close": "green", "wrong": "bold red",
     "shape_mismatch": "bold magenta", "missing": "yellow", "not_finite": "bold red",
     "bad_type": "bold magenta",
 }
+
+
+def _text(*parts: Any) -> Text:
+    """Return a rich ``Text`` of ``(value, style)`` pairs and plain values, all made visible.
+
+    Everything in a result may come from the submission (what it printed, its exception
+    messages, the keys of the dict it returned) or, for ``backprop submit``, from a server:
+    it is shown as ``Text``, so never read as rich markup (``[bold green]``) or emoji codes,
+    and through :func:`grader.text.visible`, so a control sequence (clear screen, window
+    title, OSC 52 clipboard write) is shown, never sent to the terminal.
+    """
+    text = Text()
+    for part in parts:
+        value, style = part if isinstance(part, tuple) else (part, "")
+        text.append(visible(str(value)), style=style)
+    return text
 
 
 def _num(value: float | None) -> str:
@@ -47,58 +65,60 @@ def _diagnoses(result: GradeResult, console: Console, limit: int = 12) -> None:
     if roots or others:
         console.print()
     for t in roots[:limit]:
-        console.print(f"  [bold red]✗ root cause[/bold red] {escape(t.message)}", highlight=False)
+        console.print(_text("  ", ("✗ root cause", "bold red"), " ", t.message))
         if t.diagnosis:
-            console.print(f"      [yellow]→ {escape(t.diagnosis)}[/yellow] "
-                          f"[dim]\\[{t.fingerprint}][/dim]", highlight=False)
+            console.print(_text("      ", (f"→ {t.diagnosis}", "yellow"), " ",
+                                (f"[{t.fingerprint}]", "dim")))
     for t in others[:limit]:
-        console.print(f"  [red]✗[/red] {escape(t.message)}", highlight=False)
+        console.print(_text("  ", ("✗", "red"), " ", t.message))
         if t.diagnosis:
-            console.print(f"      [yellow]→ {escape(t.diagnosis)}[/yellow]", highlight=False)
+            console.print(_text("      ", (f"→ {t.diagnosis}", "yellow")))
     hidden = len(roots[limit:]) + len(others[limit:])
     if hidden:
         console.print(f"  … and {hidden} more")
     if inherited:
         names = ", ".join(f"d{t.name}" for t in inherited)
-        console.print(f"\n  [dim]{len(inherited)} inherited an upstream error (right given your "
-                      f"own upstream gradients): {escape(names)}[/dim]", highlight=False)
+        console.print()
+        console.print(_text((f"  {len(inherited)} inherited an upstream error (right given "
+                             f"your own upstream gradients): {names}", "dim")))
 
 
 def render(result: GradeResult, console: Console) -> None:
-    """Print ``result`` as a readable report."""
+    """Print ``result`` as a readable report (every text from the result made visible)."""
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("tensor", "status", "max diff", "rel err", "shape", "points"):
         table.add_column(column, justify="right" if column in ("points",) else "left")
     for t in result.tensors:
-        status = Text(t.status, style=STYLES.get(t.status, ""))
+        status = _text((t.status, STYLES.get(t.status, "")))
         if t.root_cause:
             status.append(" ← root cause", style="bold red")
         elif not t.passed and t.locally_correct:
             status.append(" (inherited)", style="dim")
-        table.add_row(f"d{t.name}", status,
-                      _num(t.max_abs_diff), _num(t.rel_error), _shapes(t),
-                      f"{t.points:g}/{t.max_points:g}")
+        table.add_row(_text(f"d{t.name}"), status,
+                      _text(_num(t.max_abs_diff)), _text(_num(t.rel_error)), _text(_shapes(t)),
+                      _text(f"{t.points:g}/{t.max_points:g}"))
     console.print(table)
     if result.status == GRADED:
         _diagnoses(result, console)
     for check in result.checks:
-        mark = "[green]✓[/green]" if check.passed else "[red]✗[/red]"
-        console.print(f"\n{mark} {check.name} check: {escape(check.message)} "
-                      f"({check.points:g}/{check.max_points:g})")
+        mark = ("✓", "green") if check.passed else ("✗", "red")
+        console.print()
+        console.print(_text(mark, f" {check.name} check: {check.message} "
+                                  f"({check.points:g}/{check.max_points:g})"))
     if result.stdout.strip():
         console.print("\n[bold]your code printed:[/bold]")
-        console.print(escape(result.stdout.rstrip()[-4000:]), highlight=False)
+        console.print(_text(result.stdout.rstrip()[-4000:]))
     style = "bold green" if result.score == result.max_score else \
         ("bold red" if result.status != GRADED else "bold yellow")
     console.print()
     if result.status != GRADED:
-        console.print(f"[bold red]{result.status}[/bold red]: {escape(result.message)}",
-                      highlight=False)
+        console.print(_text((result.status, "bold red"), ": ", result.message))
     else:
-        console.print(escape(result.message), highlight=False)
-    forward = (f" [dim](error carried forward: {result.carry_forward_score:g})[/dim]"
+        console.print(_text(result.message))
+    forward = (f" (error carried forward: {result.carry_forward_score:g})"
                if result.status == GRADED and result.carry_forward_score is not None
                and result.carry_forward_score != result.score else "")
-    console.print(f"[{style}]score {result.score:g} / {result.max_score:g}[/{style}]{forward}  "
-                  f"[dim]{result.exercise} · {len(result.cases)} cases · "
-                  f"{result.runtime_ms:.0f} ms[/dim]")
+    console.print(_text((f"score {result.score:g} / {result.max_score:g}", style),
+                        (forward, "dim"), "  ",
+                        (f"{result.exercise} · {len(result.cases)} cases · "
+                         f"{result.runtime_ms:.0f} ms", "dim")))

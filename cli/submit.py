@@ -26,10 +26,12 @@ def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: b
     """Submit FILE to the server and print the graded result like `backprop check`."""
     import requests
     from rich.console import Console
+    from rich.text import Text
 
     from cli.main import _read_source
     from cli.report import render
     from grader.result import GradeResult
+    from grader.text import visible
 
     code = _read_source(file)
     try:
@@ -51,24 +53,26 @@ def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: b
             raise click.ClickException(
                 f"{server} answered {response.status_code} without JSON") from None
         if response.status_code >= 400:
-            raise click.ClickException(f"{response.status_code}: {body.get('error', body)}")
+            # The server's message may quote what was sent (a file's text, an exercise id).
+            raise click.ClickException(
+                visible(f"{response.status_code}: {body.get('error', body)}"))
         return body
 
     created = call("POST", "/submissions", json={"exercise": exercise_id, "code": text})
     sub_id = created["id"]
     if no_wait:
-        click.echo(json.dumps(created) if as_json else f"queued as submission {sub_id}")
+        click.echo(json.dumps(created) if as_json else visible(f"queued as submission {sub_id}"))
         return
     console = Console(stderr=True)
     deadline = time.monotonic() + timeout
-    with console.status(f"submission {sub_id}: queued", spinner="dots") if \
+    with console.status(Text(visible(f"submission {sub_id}: queued")), spinner="dots") if \
             console.is_terminal and not as_json else contextlib.nullcontext() as status:
         while True:
             body = call("GET", f"/submissions/{sub_id}")
             if body["status"] == "done":
                 break
             if status is not None:
-                status.update(f"submission {sub_id}: {body['status']}")
+                status.update(Text(visible(f"submission {sub_id}: {body['status']}")))
             if time.monotonic() > deadline:
                 raise click.ClickException(f"not graded after {timeout:g} s; "
                                            f"see submission {sub_id} later")
@@ -82,4 +86,4 @@ def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: b
         click.echo(f"this assignment counts error carried forward: "
                    f"{body['counted_score']:g} / {result.get('max_score', 0):g}")
     if os.environ.get("BACKPROP_SERVER") is None:
-        click.echo(f"\n{server.rstrip('/')}/submissions/{sub_id}", err=True)
+        click.echo(visible(f"\n{server.rstrip('/')}/submissions/{sub_id}"), err=True)

@@ -6,9 +6,11 @@ import os
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from grader import instance
+from grader.text import visible
 
 #: Friendly words for the error pages; the API answers {"error": ...} instead.
 ERRORS = {
@@ -25,6 +27,7 @@ ERRORS = {
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then ``BACKPROP_HOME/config.py``, then ``test_config``."""
     app = Flask(__name__, instance_path=str(instance.home()), instance_relative_config=True)
+    _show_text(app)
     from web import config
 
     app.config.from_mapping(config.defaults())
@@ -51,6 +54,36 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     _error_handlers(app)
     return app
+
+
+def visible_filter(value: Any) -> Any:
+    """The ``visible`` template filter: control characters and bidi overrides shown, not
+    acted on (see :func:`grader.text.visible`); HTML escaping stays autoescape's job.
+
+    Markup (HTML the app built, e.g. a diff table) keeps being Markup: ``visible`` never
+    touches ``&``, ``<`` or ``>``. Anything but text passes unchanged.
+    """
+    if isinstance(value, Markup):
+        return Markup(visible(str(value)))
+    return visible(value) if isinstance(value, str) else value
+
+
+def _finalize(value: Any) -> Any:
+    """Make every plain string a template prints visible, filtered or not (the safety net
+    for text nobody thought student-controlled: flashed messages, form errors, …).
+
+    Markup is left alone: form widgets render as Markup and carry what the user typed back
+    into the form (the code editor's text must be submitted exactly as written).
+    """
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
+def _show_text(app: Flask) -> None:
+    """Register the ``visible`` filter and the finalize net, before the environment exists."""
+    app.jinja_options = {**app.jinja_options, "finalize": _finalize}
+    app.add_template_filter(visible_filter, "visible")
 
 
 def _retry_after(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
+from grader.text import visible
 from web import heatmaps
 from web.access import get_assignment, get_submission
 from web.db import db
@@ -81,9 +82,12 @@ def diff():
     if a is None or other is None:
         abort(400, "choose two submissions to compare (?a=ID&other=ID)")
     first, second = get_submission(a), get_submission(other)
+    # HtmlDiff escapes &, < and >, not control characters or bidi overrides (Trojan Source:
+    # U+202E makes code read differently from what runs): show them. Made visible before
+    # splitting, so a form feed or C1 "next line" is shown, not taken for a line end.
     table = difflib.HtmlDiff(wrapcolumn=80).make_table(
-        first.code.splitlines(), second.code.splitlines(), f"#{first.id}", f"#{second.id}",
-        context=True, numlines=3)
+        visible(first.code).splitlines(), visible(second.code).splitlines(),
+        f"#{first.id}", f"#{second.id}", context=True, numlines=3)
     return render_template("results/diff.html", first=first, second=second,
                            table=Markup(table))
 
