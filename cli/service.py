@@ -12,11 +12,18 @@ import click
 
 from grader import instance
 
+#: Name of the instance lock held around migrations (see grader.instance.locked).
+MIGRATION_LOCK = "migrate"
+
 
 def _app():
     """Create the app; an embedded SQLite database is brought to the newest schema first.
 
-    Production databases (PostgreSQL) are migrated by an explicit `backprop db upgrade` step.
+    Every command does this, so two commands started together on a fresh instance (``serve``
+    still starting while ``user add`` runs) would both run the first migration and one would
+    fail half-way: the upgrade is serialized by an instance lock, and the second process
+    finds the schema at head and does nothing. Production databases (PostgreSQL) are migrated
+    by an explicit `backprop db upgrade` step.
     """
     from web import create_app
 
@@ -27,7 +34,7 @@ def _app():
         import flask_migrate
 
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        with app.app_context():
+        with instance.locked(MIGRATION_LOCK), app.app_context():
             flask_migrate.upgrade()
     return app
 
@@ -43,7 +50,8 @@ def db_upgrade(revision: str) -> None:
     """Bring the database to REVISION (default: the newest)."""
     import flask_migrate
 
-    with _app().app_context():
+    app = _app()
+    with instance.locked(MIGRATION_LOCK), app.app_context():
         flask_migrate.upgrade(revision=revision)
     click.echo(f"database at {revision}")
 
@@ -54,7 +62,8 @@ def db_downgrade(revision: str) -> None:
     """Take the database back to REVISION (``base`` drops everything)."""
     import flask_migrate
 
-    with _app().app_context():
+    app = _app()
+    with instance.locked(MIGRATION_LOCK), app.app_context():
         flask_migrate.downgrade(revision=revision)
 
 
@@ -81,6 +90,7 @@ def user_cmd() -> None:
               help="Enrol the user in course CODE, creating the course if needed.")
 def user_add(email: str, role: str, password: str | None, course_code: str | None) -> None:
     """Create a user."""
+    from grader.text import visible
     from web.accounts import AccountError, create_user
 
     if password is None and sys.stdin.isatty():
@@ -91,8 +101,8 @@ def user_add(email: str, role: str, password: str | None, course_code: str | Non
             user = create_user(email, role, password or None, course_code)
         except AccountError as exc:
             raise click.UsageError(str(exc)) from None
-        click.echo(f"created {user.role} {user.email} (id {user.id})"
-                   + (f", enrolled in {course_code}" if course_code else ""))
+        click.echo(visible(f"created {user.role} {user.email} (id {user.id})"
+                           + (f", enrolled in {course_code}" if course_code else "")))
 
 
 @click.group("assignment")

@@ -35,8 +35,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """Make SQLite fit for a web process and workers writing at once (WAL, busy wait)."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may have to wait
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
