@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import sys
 import zipfile
@@ -60,7 +61,6 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from cli.main import _exercise
-    from grader.grade import grade
     from grader.instance import secret_key
     from grader.sandbox import Sandbox
 
@@ -87,8 +87,7 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
                         row = [student, 0, 0, exercise.max_score, "error", 0, code, "", "",
                                *[0] * len(names)]
                     else:
-                        r = grade(exercise, code, sandbox=sandbox, student=student,
-                                  secret=secret)
+                        r = _grade_one(exercise, code, sandbox, student, secret)
                         points = {t.name: t.points for t in r.tensors}
                         roots = [t for t in r.tensors if t.root_cause]
                         row = [student, r.score, r.carry_forward_score, r.max_score, r.status,
@@ -105,6 +104,30 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
                 out.close()
     if output:
         click.echo(f"graded {len(items)} submissions → {output}", err=True)
+
+
+def _grade_one(exercise, code: bytes, sandbox, student: str, secret: bytes):
+    """Grade one file; whatever goes wrong is that file's error row, never the batch's end.
+
+    ``grade()`` already turns everything a submission can do into a result; this also
+    survives the sandbox failing twice in a row (restarted for the next file) and any bug
+    of ours, so the students after this one are still graded.
+    """
+    import logging
+
+    from grader.grade import grade
+    from grader.result import ERROR, GradeResult
+
+    try:
+        return grade(exercise, code, sandbox=sandbox, student=student, secret=secret)
+    except Exception as exc:  # noqa: BLE001 — one bad file never stops a batch
+        logging.getLogger(__name__).exception("grading %s failed", student)
+        with contextlib.suppress(Exception):
+            sandbox.restart()
+        return GradeResult(exercise=exercise.id, status=ERROR, score=0.0,
+                           carry_forward_score=0.0, max_score=exercise.max_score,
+                           message=f"grading failed ({type(exc).__name__}: {exc}); "
+                                   "the other files were graded")
 
 
 class _SafeWriter:

@@ -61,6 +61,22 @@ def check_cmd(file: Path, exercise_id: str, as_json: bool, student: str) -> None
     Exits 0 whenever the file was judged, whatever the score; 2 on usage errors.
     """
     source = _read_source(file)
+    from grader.sandbox import SandboxError
+
+    try:
+        result = _check(source, exercise_id, as_json, student)
+    except SandboxError as exc:  # the machine's sandbox, not the file: say so, no traceback
+        raise click.ClickException(f"the grading sandbox failed: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        from cli.report import render
+
+        render(result, Console())
+
+
+def _check(source: bytes, exercise_id: str, quiet: bool, student: str):
+    """Grade ``source`` in a fresh local sandbox (the body of ``backprop check``)."""
     from grader.sandbox import Sandbox
 
     # Start the sandbox first: its torch import overlaps with ours below.
@@ -72,15 +88,9 @@ def check_cmd(file: Path, exercise_id: str, as_json: bool, student: str) -> None
 
         console = Console(stderr=True)
         with console.status("grading…", spinner="dots") if console.is_terminal and \
-                not as_json else contextlib.nullcontext():
-            result = grade(exercise, source, sandbox=sandbox, student=student,
-                           secret=secret_key().encode())
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        from cli.report import render
-
-        render(result, Console())
+                not quiet else contextlib.nullcontext():
+            return grade(exercise, source, sandbox=sandbox, student=student,
+                         secret=secret_key().encode())
 
 
 def _read_source(file: Path) -> bytes:
