@@ -1,8 +1,10 @@
 """Autograd is off limits: close every road into the autograd engine inside the child.
 
-API used by :mod:`grader.sandbox.child`: ``install()`` once, before any student code runs;
-after the import and after every ``backward`` call, ``problems(returned)`` lists what was
-detected; ``scan_source(source)`` gives hints (never a verdict on its own).
+API used by :mod:`grader.sandbox.child`: ``check = install()`` once, before any student code
+runs; after the import and after every ``backward`` call, ``check(returned)`` lists (and
+reports) what was detected; ``scan_source(source)`` gives hints (never a verdict on its own).
+The kernel walls around the child (one thread, one process, Landlock) are in ``seccomp.py``
+and ``landlock.py``; this module is the Python layer inside them.
 
 How it works
 ------------
@@ -14,7 +16,9 @@ autograd *impossible* and report any attempt the moment it happens:
    mode makes PyTorch's C++ call ``torch.fx.traceback.format_stack`` whenever an autograd graph
    node is created, whatever built it (Python, TorchScript, ``torch.ops``, another thread,
    ``autograd.Function``); that name answers with a *sensor* that reports a violation. The
-   per-thread graph-node counter is checked again after every call.
+   per-thread graph-node counter is checked again after every call; the child has one
+   thread (seccomp), so it counts every node, whatever the sensor's ``sys.modules`` entry
+   says.
 2. **Dead ends.** Every entry point into the engine and every switch that could turn autograd
    back on is replaced by a guard that reports and raises and *keeps no reference to the
    original*: the grad-mode setter (``torch.enable_grad``/``set_grad_enabled(True)`` end
@@ -22,7 +26,9 @@ autograd *impossible* and report any attempt the moment it happens:
    ``Tensor.backward``, ``torch.autograd.grad/backward``, ``torch.func``), forward AD (dual
    levels, the forward-grad switch), the functorch transform layers, the anomaly-mode switch,
    and the operators that run autograd natively (``torch.ops.aten.grad``,
-   ``aten::set_grad_enabled``…). The originals are replaced in every module namespace and
+   ``aten::set_grad_enabled``…), and what *produces* a derivative: TorchScript graphs and their
+   passes (``_jit_differentiate``), PyTorch's Python backward decompositions (rewritten in
+   place), torch.distributed's natives. The originals are replaced in every module namespace and
    module-level container that referred to them, so nothing hands them back. Public spellings
    (``torch.autograd.grad``, ``torch.func.grad``, ``torch.autograd.functional.jacobian``,
    ``torch.autograd.forward_ad.make_dual``…) are dead ends too, so messages name what the
@@ -36,22 +42,25 @@ autograd *impossible* and report any attempt the moment it happens:
 5. **Audit hooks** (they cannot be removed). The policy hook reports what could dig the
    originals up or rewrite memory: ``ctypes``, ``gc.get_objects/get_referrers/get_referents``,
    ``sys.settrace/setprofile``, rewriting ``__code__``/``__defaults__`` of grader or torch
-   functions, swapping the sensor module's class, re-running the code of a loaded grader or
-   torch module (``importlib.reload``), sub-interpreters, writing under ``/proc`` or to a
-   ``mem`` file. It refuses (no violation) what would run code outside the guards: new
+   functions (judged by the code's file), swapping the sensor module's class, re-running the
+   code of a loaded grader or torch module (``importlib.reload``), sub-interpreters, writing
+   under ``/proc`` or to a ``mem`` file (judged by what the path resolves to), importing or
+   reading sympy/mpmath. It refuses (no violation) what would run code outside the guards: new
    processes, and — as dead ends elsewhere — threads (they start with grad mode on), new
    compiled extension modules (re-creating a loaded one would restore its original
    functions), TorchScript and ``torch.compile``'s frame-evaluation hooks. A second hook, the
    *vault*, is the only holder of the real ``torch.ops`` resolvers and hands out every operator
    but the autograd ones; the resolvers sit in its code's constants, and reading that code is
    a violation.
-6. **After each call** ``problems()`` re-checks that every guard is still the installed object,
-   that grad mode and forward AD are still off and anomaly mode on, that no graph node was
-   created, and that no returned tensor carries a ``grad_fn`` or ``requires_grad``.
+6. **After each call** the check :func:`install` returned re-checks that every guard is still
+   the installed object, that grad mode and forward AD are still off and anomaly mode on, that
+   no graph node was created, that the process has one thread, and that no returned tensor
+   carries a ``grad_fn`` or ``requires_grad``. It binds everything it uses as positional
+   defaults (see :func:`_make_check`): nothing the submission can reach disarms it.
 
 Cost: the plan (what to replace where) is computed when the zygote imports the harness, and
 the replacements are applied there too (:func:`prepare`), so a child inherits them through
-``fork()``; ``install()`` in the child only arms it (~0.2 ms), ``problems()`` is ~0.05 ms.
+``fork()``; ``install()`` in the child only arms it. ``bench/guard_bench.py`` measures it.
 """
 
 from __future__ import annotations

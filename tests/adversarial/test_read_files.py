@@ -54,14 +54,19 @@ def secrets(tmp_path: Path) -> dict[str, str]:
     private.chmod(0o644)
     key = instance.secret_key()  # creates BACKPROP_HOME/secret_key (0600) if needed
     corpus = REPO / "tests" / "corpus" / "makemore4" / "ex1" / "lecture.py"
+    # a file beside the checkout (course material, another project's secrets)
+    beside = REPO.parent / f"backprop-adversarial-{token}.txt"
+    try:
+        beside.write_text(f"beside-the-checkout-{token}")
+    except OSError:
+        beside = world
     out = {str(world): world.read_text(), str(private): private.read_text(),
            str(instance.home() / "secret_key"): key,
-           str(corpus): corpus.read_text()[:200],
-           "/work/shared/SPEC.md": Path("/work/shared/SPEC.md").read_text()[:200]
-           if Path("/work/shared/SPEC.md").exists() else f"absent-{token}"}
+           str(corpus): corpus.read_text()[:200], str(beside): beside.read_text()}
     yield out
     world.unlink()
     shared.rmdir()
+    beside.unlink(missing_ok=True)
 
 
 def test_files_outside_the_jail_are_unreadable(sandbox, secrets) -> None:
