@@ -125,7 +125,7 @@ def parse_header(raw: bytes | bytearray) -> dict[str, Any]:
     try:
         header = json.loads(raw, parse_int=_bounded_int)
     except (ValueError, RecursionError, MemoryError) as exc:  # JSONDecodeError, Unicode…
-        raise WireError(f"header is not valid JSON ({type(exc).__name__}: "
+        raise WireError(f"header is not JSON ({type(exc).__name__}: "
                         f"{str(exc)[:120]})") from None
     if not isinstance(header, dict):
         raise WireError("header is not a JSON object")

@@ -95,3 +95,39 @@ def test_deadline_and_closed_peer(pair) -> None:
     a.close()
     with pytest.raises(wire.PeerClosed):
         wire.Reader(b, deadline=time.monotonic() + 1).header()
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    (b'{"a": ' + b"9" * 5000 + b"}", "digits"),  # ValueError in json.loads itself
+    (b'{"line": ' + b"9" * 4000 + b"}", "digits"),  # parses in Python; overflows a DB int
+    (b"[" * 100_000 + b"]" * 100_000, "RecursionError"),
+    (b'{"a":' + b"[" * 9 + b"]" * 9 + b"}", "too deep"),
+    (b'{"a": [' + b"0," * 200_001 + b"0]}", "too large"),
+    (b"\xff\xfe", "not JSON"),
+    (b'"just a string"', "not a JSON object"),
+])
+def test_hostile_headers_are_wire_errors(raw: bytes, says: str) -> None:
+    """Every way a header can fail to parse is the sender's WireError, never a ValueError or
+    RecursionError in the reader (the parent grading a hostile submission)."""
+    with pytest.raises(wire.WireError, match=says):
+        wire.parse_header(raw)
+
+
+def test_headers_of_the_protocol_still_parse() -> None:
+    header = {"type": "reply", "ok": True, "cpu_ms": 1.5, "extra": ["x"],
+              "tensors": [{"name": "logits", "kind": "tensor", "dtype": "float32",
+                           "shape": [32, 27], "payload": True}],
+              "error": {"kind": "exception", "message": "m", "line": 3}}
+    import json
+
+    assert wire.parse_header(json.dumps(header).encode()) == header
+    assert wire.parse_header(b'{"a": NaN, "b": -9223372036854775808}')["b"] == -2**63
+
+
+def test_clean_text_makes_child_strings_storable_and_showable() -> None:
+    text = wire.clean_text("a\ud800b\x00c\x1b[2J\x9b\u202ed\r\ne", 100)
+    text.encode("utf-8")  # no lone surrogate left: a database driver can encode it
+    assert "\x00" not in text and "\x1b" not in text and "\u202e" not in text
+    assert text == "a\ufffdb␀c␛[2J⟨U+009B⟩⟨U+202E⟩d\ne"
+    assert len(wire.clean_text("é" * 100, 11).encode()) <= 11
+    assert wire.clean_text(12345, 3) == "123"
