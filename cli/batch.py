@@ -76,7 +76,7 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
             writer = _SafeWriter(out)
             writer.writerow(["student", "score", "carry_forward_score", "max_score", "status",
                              "runtime_ms", "message", "root_causes", "fingerprints",
-                             *[f"d{n}" for n in names]])
+                             *[f"d{n}" for n in names], "review_flags"])
             secret = secret_key().encode()
             with Progress("[progress.description]{task.description}", BarColumn(),
                           MofNCompleteColumn(), TimeRemainingColumn(),
@@ -85,7 +85,7 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
                 for student, code in items:
                     if isinstance(code, str):
                         row = [student, 0, 0, exercise.max_score, "error", 0, code, "", "",
-                               *[0] * len(names)]
+                               *[0] * len(names), ""]
                     else:
                         r = _grade_one(exercise, code, sandbox, student, secret)
                         points = {t.name: t.points for t in r.tensors}
@@ -96,7 +96,9 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
                                " ".join(t.name for t in roots),
                                " ".join(sorted({t.fingerprint for t in r.tensors
                                                 if t.fingerprint})),
-                               *[points.get(n, 0) for n in names]]
+                               *[points.get(n, 0) for n in names],
+                               " ".join(str(f.get("code")) for f in r.review_flags
+                                        if isinstance(f, dict))]
                     writer.writerow(row)
                     progress.advance(task)
         finally:

@@ -115,6 +115,10 @@ def render(result: GradeResult, console: Console) -> None:
         console.print(_text((result.status, "bold red"), ": ", result.message))
     else:
         console.print(_text(result.message))
+    for flag in result.review_flags:
+        if isinstance(flag, dict):
+            console.print(_text(("⚑ for review: ", "bold yellow"), str(flag.get("message", "")),
+                                (f" [{flag.get('code', '')}]", "dim")))
     forward = (f" (error carried forward: {result.carry_forward_score:g})"
                if result.status == GRADED and result.carry_forward_score is not None
                and result.carry_forward_score != result.score else "")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from grader.text import visible
 from web import heatmaps
-from web.access import get_assignment, get_submission
+from web.access import get_assignment, get_submission, teaches
 from web.db import db
 from web.models import CARRY_FORWARD, DONE, Submissions, TensorResults
 
@@ -33,7 +33,18 @@ def submission(submission_id: int):
     return render_template("results/submission.html", sub=sub, results=ordered,
                            problems=problems, inherited=inherited,
                            carry_forward=sub.scoring == CARRY_FORWARD,
-                           checks=(sub.result or {}).get("checks", []))
+                           checks=(sub.result or {}).get("checks", []),
+                           review=review_flags(sub))
+
+
+def review_flags(sub: Submissions) -> list[dict]:
+    """Return the result's flags for review (e.g. ``possibly_numerical``) when the viewer
+    teaches the submission's course: they are for an instructor's judgement, not a verdict
+    shown to the student (no points depend on them)."""
+    flags = (sub.result or {}).get("review_flags") or []
+    if not flags or sub.assignment is None or not teaches(current_user, sub.assignment.course_id):
+        return []
+    return [f for f in flags if isinstance(f, dict) and isinstance(f.get("message"), str)]
 
 
 @bp.get("/submissions/<int:submission_id>/status.json")
