@@ -181,10 +181,11 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
 
 #: A backward whose CPU time is at least this many times autograd's backward on the same
 #: cases, and at least NUMERICAL_FLOOR_MS, is flagged "possibly numerical" for review.
-#: Finite differences re-run the forward pass once or twice per input element: hundreds to
-#: thousands of times the work of one backward. A slow but honest backward (Python loops
-#: over rows) stays within ~20× (measured in bench/guard_bench.py and the tests).
-NUMERICAL_RATIO = 50.0
+#: Finite differences re-run the forward pass once or twice per input element: ~50× for
+#: ex2's 864 logits, hundreds to thousands of times for ex1's parameters. Measured here
+#: (x86_64, 2 cores): the corpus's correct files 0.3–2×, an honest ex2 with Python loops over
+#: every element 6×, central differences on ex2 52×.
+NUMERICAL_RATIO = 20.0
 NUMERICAL_FLOOR_MS = 100.0
 
 
