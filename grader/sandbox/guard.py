@@ -1390,6 +1390,20 @@ def warm() -> None:
         _replaced(groups)
 
 
+def _returned(returned: Any, _type=type, _dict=dict, _list=list, _str=str, _items=dict.items,
+              _check_tensor=_check_tensor) -> list[str]:
+    """Return what is wrong with the tensors in ``returned``: a dict of them, or one."""
+    pairs = _list(_items(returned))[:1000] if _type(returned) is _dict else [(None, returned)]
+    found = []
+    for key, value in pairs:
+        where = f"the returned tensor {_str(key)[:80]!r}" if _type(key) is _str \
+            else "the returned tensor"
+        msg = _check_tensor(value, where)
+        if msg:
+            found.append(msg)
+    return found
+
+
 def _make_check(groups: tuple, seq0: int, sensor_module: Any):
     """Return the after-call check, armed with everything it needs as bound defaults.
 
@@ -1409,8 +1423,8 @@ def _make_check(groups: tuple, seq0: int, sensor_module: Any):
               _violations=_VIOLATIONS, _is_grad=_C.is_grad_enabled,
               _is_fwd=_C._is_fwd_grad_enabled, _is_anomaly=_C.is_anomaly_enabled,
               _seq=_C._autograd._get_sequence_nr, _threads=threads,
-              _check_tensor=_check_tensor, _deliver=_deliver, _type=type, _dict=dict,
-              _list=list, _str=str, _items=dict.items, _replaced=_replaced) -> list[str]:
+              _returned=_returned, _deliver=_deliver, _list=list, _type=type,
+              _replaced=_replaced) -> list[str]:
         found = _list(_violations)
         replaced = _replaced(_groups)
         if _type(_sensor) is not _sensor_class:
@@ -1433,17 +1447,7 @@ def _make_check(groups: tuple, seq0: int, sensor_module: Any):
         elif threads != 1:
             found.append(f"the process gained threads ({threads}): a thread starts with "
                          "grad mode on, outside the guards")
-        if _type(returned) is _dict:
-            for key, value in _list(_items(returned))[:1000]:
-                where = f"the returned tensor {_str(key)[:80]!r}" if _type(key) is _str \
-                    else "a returned tensor"
-                msg = _check_tensor(value, where)
-                if msg:
-                    found.append(msg)
-        else:
-            msg = _check_tensor(returned, "the returned tensor")
-            if msg:
-                found.append(msg)
+        found += _returned(returned)
         if found:
             _deliver("; ".join(found))
         return found
@@ -1458,16 +1462,6 @@ def problems(returned: Any = None) -> list[str]:
     check = _STATE.get("check")
     if check is not None:
         return check(returned)
-    found = list(_VIOLATIONS)
-    if type(returned) is dict:
-        for key, value in list(returned.items())[:1000]:
-            msg = _check_tensor(value, f"the returned tensor {str(key)[:80]!r}")
-            if msg:
-                found.append(msg)
-    else:
-        msg = _check_tensor(returned, "the returned tensor")
-        if msg:
-            found.append(msg)
-    return found
+    return list(_VIOLATIONS) + _returned(returned)
 
 prepare()
