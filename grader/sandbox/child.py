@@ -101,22 +101,24 @@ def describe_syntax_error(exc: SyntaxError) -> dict[str, Any]:
 
 
 def snapshot(value: Any, _type=type, _dict=dict, _str=str, _items=dict.items,
-             _list=list) -> tuple[Any, int]:
+             _list=list, _isinstance=isinstance, _len=len) -> tuple[Any, int]:
     """Return what ``backward`` returned, fixed once: a plain dict of its ``str`` keys.
 
     A dict subclass could answer the check and the encoder differently (``items()`` hiding
     a tensor that ``__getitem__`` hands out); its real storage is read once here, through
     ``dict.items``, and everything after works on this copy. Keys that are not exactly
-    ``str`` (with their own ``__eq__``/``__hash__``) are dropped and counted.
+    ``str`` (with their own ``__eq__``/``__hash__``) are dropped and counted. The builtins
+    it uses are bound at definition: a submission may replace ``builtins.isinstance``.
     """
-    if not isinstance(value, _dict):
+    if not _isinstance(value, _dict):
         return value, 0
     pairs = _list(_items(value))
     kept = {k: v for k, v in pairs if _type(k) is _str}
-    return kept, len(pairs) - len(kept)
+    return kept, _len(pairs) - _len(kept)
 
 
-def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int = 0) \
+def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int = 0,
+                  _type=type, _dict=dict, _issubclass=issubclass) \
         -> tuple[dict[str, Any], dict[str, memoryview]]:
     """Describe a ``backward`` return value; attach payloads only for well-formed tensors.
 
@@ -126,8 +128,8 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
     the channel. Tensors are read through the C-level ``TensorBase`` with
     ``__torch_function__`` disabled, so no method of a tensor subclass runs here.
     """
-    if not isinstance(value, dict):
-        return {"type": "reply", "ok": True, "not_dict": type(value).__name__}, {}
+    if _type(value) is not _dict:  # a snapshot is a plain dict, or not a dict at all
+        return {"type": "reply", "ok": True, "not_dict": _type(value).__name__}, {}
     entries: list[dict[str, Any]] = []
     payloads: dict[str, memoryview] = {}
     with _NO_TORCH_FUNCTION():
@@ -137,7 +139,7 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
             v = value[name]
             if v is None:
                 entries.append({"name": name, "kind": "none"})
-            elif issubclass(type(v), _TensorBase) and _layout(v) == torch.strided:
+            elif _issubclass(_type(v), _TensorBase) and _layout(v) == torch.strided:
                 # type(), not isinstance(): an object can fake __class__ to pass isinstance.
                 dtype_obj, shape = _dtype(v), tuple(_shape(v))
                 dtype = wire.DTYPE_NAMES.get(dtype_obj, str(dtype_obj).replace("torch.", ""))

@@ -88,6 +88,11 @@ JOB_FD = 3
 
 _C = torch._C
 _TensorBase = _C.TensorBase
+#: The dispatch keys of autograd's kernels (every backend's): excluded on the child's thread,
+#: so that no operator records a graph node, whatever grad mode says (see _apply).
+_AUTOGRAD_KEYS = tuple(getattr(_C.DispatchKey, k) for k in (
+    "AutogradFunctionality", "AutogradOther", "AutogradNestedTensor")
+    if hasattr(_C.DispatchKey, k))
 _ModuleType = types.ModuleType
 _FunctionType = types.FunctionType
 _CodeType = types.CodeType
@@ -164,31 +169,53 @@ def _ascii_json_str(text: str, _ctrl: tuple[str, ...] = tuple(map(chr, range(32)
 
 
 def _violation_frame(message: str, hints: list[str], _quote=_ascii_json_str,
-                     _pack=struct.pack) -> bytes:
+                     _pack=struct.pack, _len=len) -> bytes:
     raw = ('{"type":"violation","message":' + _quote(message[:2000])
            + ',"hints":[' + ",".join(_quote(h[:200]) for h in hints[:10])
            + '],"tensors":[]}').encode("ascii")
-    return _pack("!I", len(raw)) + raw
+    return _pack("!I", _len(raw)) + raw
 
 
-def _deliver(message: str, _write=os.write, _exit=os._exit, _select=select.select,
-             _fd: int = JOB_FD, _streams=(sys.stdout, sys.stderr), _type=type,
-             _fstat=os.fstat, _is_socket=stat.S_ISSOCK, _frame=_violation_frame,
-             _hints=scan_source, _state=_STATE, _memoryview=memoryview) -> None:
+def _channel(ident: tuple[int, int] | None, _fstat=os.fstat, _is_socket=stat.S_ISSOCK,
+             _fd: int = JOB_FD, _range=range) -> int | None:
+    """Return an fd of the result channel: fd 3, or — if the submission moved it (a dup
+    elsewhere, ``/dev/null`` on 3) — whichever fd is still that socket, found by its
+    device and inode. ``ident`` None (not armed yet): fd 3 if it is a socket."""
+    if ident is None:
+        try:
+            return _fd if _is_socket(_fstat(_fd).st_mode) else None
+        except OSError:
+            return None
+    for fd in (_fd, *_range(1024)):
+        try:
+            st = _fstat(fd)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == ident:
+            return fd
+    return None
+
+
+def _deliver(message: str, ident: tuple[int, int] | None = None, _write=os.write,
+             _exit=os._exit, _select=select.select, _streams=(sys.stdout, sys.stderr),
+             _type=type, _frame=_violation_frame, _hints=scan_source, _state=_STATE,
+             _memoryview=memoryview, _channel=_channel) -> None:
     """Send the violation to the parent at once and end the process.
 
     Everything it uses is bound at definition time, as positional defaults (an immutable
     tuple; rewriting ``__defaults__`` of a grader function is refused by the audit hook),
-    so rebinding this module's globals changes nothing here. The streams flushed first are
-    the process's own (bound when the zygote imported this module), flushed through their
-    type so that nothing the submission replaced runs. Returns only if the job socket is
-    unusable, in which case the after-call check reports the recorded violation.
+    so rebinding this module's globals changes nothing here. The result channel is found by
+    its identity (``ident``, bound in the after-call check when the child is armed), not by
+    its fd number: moving it and leaving ``/dev/null`` on fd 3 silences nothing. The streams
+    flushed first are the process's own (bound when the zygote imported this module),
+    flushed through their type so that nothing the submission replaced runs. Returns only
+    if no fd of the channel is left, in which case the harness cannot answer either.
     """
-    try:
-        if not _is_socket(_fstat(_fd).st_mode):
-            return  # not a sandboxed child: fall back to the after-call check
-    except OSError:
-        return
+    if ident is None:
+        ident = _state.get("channel")
+    fd = _channel(ident)
+    if fd is None:
+        return  # not a sandboxed child (or the channel is gone): nothing can be graded
     for stream in _streams:  # what the submission printed so far, before the child ends
         try:
             _type(stream).flush(stream)
@@ -206,13 +233,13 @@ def _deliver(message: str, _write=os.write, _exit=os._exit, _select=select.selec
         view = _memoryview(frame)
         while view:
             try:
-                n = _write(_fd, view)
+                n = _write(fd, view)
             except BlockingIOError:
-                _select([], [_fd], [], 1.0)
+                _select([], [fd], [], 1.0)
                 continue
             view = view[n:]
     except OSError:
-        return  # not in a sandboxed child (or fd 3 was closed): fall back to the check
+        return
     _state["reported"] = True
     _exit(0)
 
@@ -1002,6 +1029,17 @@ def _dead_map() -> dict[str, tuple[Any, Any]]:
                                                "_get_frame_value_stack_with_depth"):
             refuse(ef, name, "torch.compile (frame evaluation hooks)")
 
+    # what could lift the exclusion of autograd's dispatch keys (see _apply)
+    dead(C, "_dispatch_tls_set_dispatch_key_excluded",
+         "re-enabling autograd dispatch (torch._C._dispatch_tls_set_dispatch_key_excluded)")
+    for name in ("_ForceDispatchKeyGuard", "_SetExcludeDispatchKeyGuard"):
+        cls = getattr(C, name, None)
+        if cls is not None:
+            label = f"re-enabling autograd dispatch (torch._C.{name})"
+            m[f"torch._C.{name}"] = (C, _dead(label, name))
+            if "__init__" in cls.__dict__:
+                m[f"{name}.__init__"] = (cls, _dead(label, "__init__"))
+
     # torch.distributed: its RPC agents run Python on their own C++ threads (grad mode on)
     # and it has a distributed autograd engine. The modules themselves are replaced by
     # stand-ins (:class:`_Unavailable`); their native functions and classes die here too,
@@ -1237,6 +1275,13 @@ def _apply() -> None:
     C._set_grad_enabled(False)
     C._set_fwd_grad_enabled(False)
     C.set_anomaly_enabled(True, False)
+    # Below grad mode, a second wall: autograd's kernels are excluded from dispatch on this
+    # thread (what inference mode does), so even where grad mode is on — inside the engine's
+    # hooks when it runs with create_graph=True — no operator records a graph node. fork()
+    # copies the thread, and its exclusions, into every child; the engine carries them into
+    # the graph tasks it runs; the setters that could lift them are dead ends (_dead_map).
+    for key in _AUTOGRAD_KEYS:
+        C._dispatch_tls_set_dispatch_key_excluded(key, True)
     # the only holder of the real torch.ops resolvers: an audit hook that answers our own
     # event and nothing else (harmless in the zygote too)
     vault, _STATE["vault_globals"] = _make_ops_vault(tuple(getattr(C, n)
@@ -1310,9 +1355,16 @@ def install():
     if entry and len(entry) >= 3:
         _STATE["source"] = "".join(entry[2])
     _STATE["seq"] = _C._autograd._get_sequence_nr()
+    try:
+        st = os.fstat(JOB_FD)
+        if stat.S_ISSOCK(st.st_mode):
+            _STATE["channel"] = (st.st_dev, st.st_ino)
+    except OSError:
+        pass
     if "groups" not in _STATE:
         _STATE["groups"] = _group(tuple(_INSTALLED) + plan.class_guards)
-    check = _make_check(_STATE["groups"], _STATE["seq"], _STATE["sensor_module"])
+    check = _make_check(_STATE["groups"], _STATE["seq"], _STATE["sensor_module"],
+                        _STATE.get("channel"))
     _STATE["check"] = check
     _STATE["installed"] = True
     sys.addaudithook(_make_policy_hook(
@@ -1404,7 +1456,13 @@ def _returned(returned: Any, _type=type, _dict=dict, _list=list, _str=str, _item
     return found
 
 
-def _make_check(groups: tuple, seq0: int, sensor_module: Any):
+def _all_excluded(keys: tuple, excluded: Any, _all=all, _map=map) -> bool:
+    """Return whether every autograd dispatch key is still excluded on this thread."""
+    return _all(_map(excluded, keys))
+
+
+def _make_check(groups: tuple, seq0: int, sensor_module: Any,
+                channel: tuple[int, int] | None = None):
     """Return the after-call check, armed with everything it needs as bound defaults.
 
     The submission can reach the harness's objects (``sys._getframe(1).f_locals``), rebind
@@ -1424,7 +1482,9 @@ def _make_check(groups: tuple, seq0: int, sensor_module: Any):
               _is_fwd=_C._is_fwd_grad_enabled, _is_anomaly=_C.is_anomaly_enabled,
               _seq=_C._autograd._get_sequence_nr, _threads=threads,
               _returned=_returned, _deliver=_deliver, _list=list, _type=type,
-              _replaced=_replaced) -> list[str]:
+              _replaced=_replaced, _channel=channel, _find=_channel, _fd=JOB_FD,
+              _excluded=_C._dispatch_tls_is_dispatch_key_excluded,
+              _autograd_keys=_AUTOGRAD_KEYS, _all_excluded=_all_excluded) -> list[str]:
         found = _list(_violations)
         replaced = _replaced(_groups)
         if _type(_sensor) is not _sensor_class:
@@ -1440,6 +1500,12 @@ def _make_check(groups: tuple, seq0: int, sensor_module: Any):
             found.append("the autograd guards were tampered with (anomaly mode switched off)")
         if _seq() != _seq0:
             found.append("an autograd graph was built")
+        if not _all_excluded(_autograd_keys, _excluded):
+            found.append("the autograd guards were tampered with (autograd dispatch "
+                         "re-enabled)")
+        if _channel is not None and _find(_channel) != _fd:
+            found.append("the autograd guards were tampered with (the result channel was "
+                         "moved off its descriptor)")
         threads = _threads()
         if threads < 0:
             found.append("the autograd guards were tampered with (the thread counter's "
@@ -1449,7 +1515,7 @@ def _make_check(groups: tuple, seq0: int, sensor_module: Any):
                          "grad mode on, outside the guards")
         found += _returned(returned)
         if found:
-            _deliver("; ".join(found))
+            _deliver("; ".join(found), _channel)
         return found
 
     return check
