@@ -95,7 +95,8 @@ def main() -> None:
     src = (ROOT / "tests" / "corpus" / args.exercise / "lecture.py").read_text()
     cases = [ex.student_inputs(ex.forward(c)) for c in ex.cases("bench", b"bench")]
     t0 = time.perf_counter()
-    read_layer = (landlock.read_ruleset(zygote.hidden_trees(), zygote.LANDLOCK_ABI)
+    read_layer = (landlock.read_ruleset(zygote.readable_paths(), zygote.hidden_trees(),
+                                        zygote.LANDLOCK_ABI)
                   if zygote.LANDLOCK_ABI else None)
     layer_ms = (time.perf_counter() - t0) * 1e3
     guard._apply()  # what the zygote does when it imports the harness

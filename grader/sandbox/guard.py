@@ -576,7 +576,10 @@ def vault(event, args):
             box.append(("denied", name))
             return
         try:
-            box.append(("ok", "@K".fns[which](*call)))
+            result = "@K".fns[which](*call)
+            if which == 1 and "@K".type(result) is "@K".tuple and "@K".len(result) >= 2:
+                result = (result[0], "@K".dead_dk) + result[2:]
+            box.append(("ok", result))
         except Exception as exc:
             box.append(("error", "@K".str(exc)))
     except BaseException:
@@ -584,7 +587,7 @@ def vault(event, args):
 """
 
 
-def _make_ops_vault(originals: tuple[Any, ...]) -> tuple[Any, dict]:
+def _make_ops_vault(originals: tuple[Any, ...], dead_dk: Any) -> tuple[Any, dict]:
     """Return an audit hook that is the only holder of the real ``torch.ops`` resolvers, and
     its globals (the policy hook refuses to hand out the code of frames that use them).
 
@@ -599,7 +602,7 @@ def _make_ops_vault(originals: tuple[Any, ...]) -> tuple[Any, dict]:
     exec(compile(_VAULT_SOURCE, "<autograd guard>", "exec"), scratch)
     code = scratch["vault"].__code__
     keys = types.SimpleNamespace(fns=originals, denied=_DENIED_OPS, type=type, len=len,
-                                 str=str, tuple=tuple, list=list, int=int)
+                                 str=str, tuple=tuple, list=list, int=int, dead_dk=dead_dk)
     code = code.replace(co_consts=tuple(keys if c == "@K" else c for c in code.co_consts))
     globals_: dict[str, Any] = {"__builtins__": {}}
     return types.FunctionType(code, globals_, "vault"), globals_
@@ -718,7 +721,7 @@ def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str], vault
                _exc=PermissionError, _len=len, _frame=types.FrameType, _vg=vault_globals,
                _trip=_trip, _dirs=protected_dirs, _modules=protected_modules, _id=id,
                _symbolic=_SYMBOLIC, _resolve=_resolve, _guard_file="<autograd guard>",
-               _getattr=getattr):
+               _getattr=getattr, _pseudo=("pipe:[", "socket:[", "anon_inode:")):
         if _type(event) is not _str:
             return
         if event == "builtins.id" or event == "sys._getframe":
@@ -806,10 +809,12 @@ def _make_policy_hook(sensor_module: Any, protected_files: frozenset[str], vault
                         _trip(f"reading {top}'s files (symbolic differentiation: the "
                               "exercise is to write each derivative by hand)")
                         raise _exc(f"{top} is not available in the grading sandbox")
-                if writing and ("proc" in parts or (parts and parts[-1] == "mem")):
-                    _trip(f"writing to {path!r} (process memory can rewrite the autograd "
-                          "guards)")
-                    raise _exc("not available in the grading sandbox")
+            parts = real.split("/")
+            # /dev/stdout → /proc/self/fd/1 → "pipe:[…]": the output pipe, not process state
+            if writing and ("proc" in parts or parts[-1] == "mem") \
+                    and not parts[-1].startswith(_pseudo):
+                _trip(f"writing to {path!r} (process memory can rewrite the autograd guards)")
+                raise _exc("not available in the grading sandbox")
             return
         what = _refused.get(event)
         if what is not None:
@@ -1040,6 +1045,20 @@ def _dead_map() -> dict[str, tuple[Any, Any]]:
             if "__init__" in cls.__dict__:
                 m[f"{name}.__init__"] = (cls, _dead(label, "__init__"))
 
+    # operators called at a dispatch key of one's choosing skip the exclusion of autograd's
+    # kernels (see _apply): every such door is a dead end (OpOverload._op_dk: _apply)
+    label = "calling an operator at a chosen dispatch key (past autograd's exclusion)"
+    handle = C._DispatchOperatorHandle
+    if "redispatch_boxed" in handle.__dict__:
+        m["_DispatchOperatorHandle.redispatch_boxed"] = (handle, _dead(label,
+                                                                       "redispatch_boxed"))
+    kernel = getattr(C, "_SafeKernelFunction", None)
+    if kernel is not None and "call_boxed" in kernel.__dict__:
+        m["_SafeKernelFunction.call_boxed"] = (kernel, _dead(label, "call_boxed"))
+    dead(C, "_dispatch_get_computed_kernel_for_dispatch_key", label)
+    m["OpOverload.redispatch"] = (sys.modules["torch._ops"].OpOverload,
+                                  _dead(label, "redispatch"))
+
     # torch.distributed: its RPC agents run Python on their own C++ threads (grad mode on)
     # and it has a distributed autograd engine. The modules themselves are replaced by
     # stand-ins (:class:`_Unavailable`); their native functions and classes die here too,
@@ -1190,6 +1209,16 @@ class _Plan:
             d = getattr(ns, "__dict__", None)
             if type(d) is dict and type(ns).__name__ == "_OpNamespace":
                 self.op_cache += [(d, n) for n in d if _op_denied(f"{ns.name}::{n}")]
+        # every OpOverload made so far: its _op_dk calls the operator at a chosen dispatch
+        # key, past autograd's exclusion (new ones get a dead one from the vault)
+        self.dead_dk = _dead("calling an operator at a chosen dispatch key (past autograd's "
+                             "exclusion)", "op_dk")
+        self.overloads = [ov for ns in list(torch.ops.__dict__.values())
+                          if type(ns).__name__ == "_OpNamespace"
+                          for packet in list(vars(ns).values())
+                          if type(packet).__name__ == "OpOverloadPacket"
+                          for ov in list(vars(packet).values())
+                          if type(ov).__name__ == "OpOverload"]
         self.seen_modules = set(sys.modules)
         self.fixes = _scan(objs, list(sys.modules.values()))
         self.objs = objs
@@ -1284,8 +1313,8 @@ def _apply() -> None:
         C._dispatch_tls_set_dispatch_key_excluded(key, True)
     # the only holder of the real torch.ops resolvers: an audit hook that answers our own
     # event and nothing else (harmless in the zygote too)
-    vault, _STATE["vault_globals"] = _make_ops_vault(tuple(getattr(C, n)
-                                                            for n in plan.resolvers))
+    vault, _STATE["vault_globals"] = _make_ops_vault(
+        tuple(getattr(C, n) for n in plan.resolvers), plan.dead_dk)
     sys.addaudithook(vault)
     del vault
 
@@ -1314,6 +1343,8 @@ def _apply() -> None:
         _set(torch, name, value)
     for d, name in plan.op_cache:  # cached OpOverloadPackets of denied operators
         d.pop(name, None)
+    for overload in plan.overloads:  # each overload's call-at-a-key door (see _dead_map)
+        overload._op_dk = plan.dead_dk
     for name, stub in plan.stubs.items():  # torch.distributed: stand-ins in sys.modules
         sys.modules[name] = stub
         _INSTALLED.append((sys.modules, name, stub))

@@ -108,6 +108,8 @@ def bwrap_argv(bwrap: str, root: Path) -> list[str]:
             argv += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             argv += ["--ro-bind", top, top]
+    # /etc made first, traversable by the children's uid (bwrap would make it 0700)
+    argv += ["--perms", "0755", "--dir", "/etc"]
     for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
                 "/etc/localtime"):
         argv += ["--ro-bind-try", etc, etc]

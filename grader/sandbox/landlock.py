@@ -4,14 +4,22 @@ Two layers, each an allow-list the kernel checks on every ``open`` (``/dev/fd/N`
 ``/proc/self/fd/N`` reopenings included: they are judged by what they resolve to), and that
 the child can never lift:
 
-- **reads** (built once in the zygote, inherited by every child): everything the jail shows
-  except the *hidden* trees — ``sympy`` and ``mpmath``, which torch depends on and so are in
-  every jail, and which differentiate symbolically. A child cannot read their files at all,
-  so it cannot import them under another name either.
-- **writes** (built in each child for its own job directory): files may be created, written,
+- **reads** (built once in the zygote, inherited by every child): only what a child needs —
+  the system's ``/usr`` (and its ``/bin``, ``/lib`` links), the dynamic linker's files in
+  ``/etc``, the Python runtime, site-packages and the grader package, ``/proc``, ``/dev``
+  and the private ``/tmp`` that holds the job directories — *minus* the hidden trees:
+  ``sympy`` and ``mpmath``, wherever they are installed (torch depends on them, so they are in
+  every jail, and they differentiate symbolically). Home directories, the instance folder,
+  package caches (a ``.deb`` of sympy in ``/var/cache/apt``), other projects: unreadable
+  even without bubblewrap.
+- **writes** (built in each spare for its own job directory): files may be created, written,
   truncated, renamed or removed only beneath the job's working directory (and ``/dev/null``
-  written). ``/proc/self/mem``, the host's ``/tmp`` (without the jail) and every other path
-  are read-only to it, whatever the permissions say.
+  written). ``/proc/self/mem``, the host's ``/tmp`` and every other path are read-only to it,
+  whatever the permissions say.
+
+A rule covers what lies beneath a directory *as it is when the rule is made*: a file system
+mounted over it later is not covered. So the zygote builds the read layer after its own
+private mounts (without bubblewrap, see ``zygote._private_mounts``).
 
 Landlock (Linux ≥ 5.13, ABI 1+) needs no privilege. Where the kernel lacks it, :func:`abi`
 is 0 and the sandbox relies on its other layers (the parent logs a warning); the audit hook
@@ -99,47 +107,74 @@ def enforce(ruleset: int) -> None:
            "restrict_self")
 
 
-def _siblings(hidden: str) -> Iterable[str]:
-    """Yield every path that is not ``hidden`` nor beneath it, as few subtrees as possible:
-    the other entries of each directory on the way from ``/`` down to ``hidden``."""
-    parts = [p for p in os.path.normpath(hidden).split("/") if p]
-    here = "/"
-    for part in parts:
+def _allow_except(ruleset: int, path: str, rights: int, hidden: list[str]) -> int:
+    """Allow ``rights`` beneath ``path`` except reading files beneath the ``hidden`` trees;
+    return how many rules it took.
+
+    A rule covers everything beneath it, so a tree that holds a hidden one gets a rule per
+    entry instead (recursively, down the hidden tree's ancestors only). The ancestors
+    themselves may still be listed (``READ_DIR``, which reaches the hidden tree too: its
+    file *names* are no secret): Python's import system lists every directory on
+    ``sys.path``, and a new import from one it cannot list would fail.
+    """
+    if path in hidden:
+        return 0
+    if not any(h.startswith(path.rstrip("/") + "/") for h in hidden):
         try:
-            names = os.listdir(here)
+            allow(ruleset, path, rights, follow=False)
         except OSError:
-            return
-        for name in names:
-            if name != part:
-                yield os.path.join(here, name)
-        here = os.path.join(here, part)
+            return 0  # vanished or unopenable (a dangling link): nothing to read there
+        return 1
+    try:
+        names = os.listdir(path)
+        allow(ruleset, path, rights & READ_DIR, follow=False)
+    except OSError:
+        return 0
+    return 1 + sum(_allow_except(ruleset, os.path.join(path, name), rights, hidden)
+                   for name in names)
 
 
-def read_ruleset(hidden: Iterable[str], version: int) -> int | None:
-    """Build (in the zygote) the read layer that hides ``hidden`` trees; None if no tree
-    exists. Its fd is inherited by every child, which enforces it."""
-    trees = sorted({os.path.realpath(h) for h in hidden if os.path.isdir(h)})
-    if not trees or version < 1:
+#: Where Python packages live below a prefix (a venv, pyenv, Debian's /usr, /usr/local).
+PACKAGE_DIRS = ("lib/python3*/site-packages", "lib/python3*/dist-packages",
+                "lib/python3/dist-packages", "local/lib/python3*/dist-packages",
+                "local/lib/python3*/site-packages", "lib64/python3*/site-packages")
+
+
+def find_hidden(roots: Iterable[str], names: Iterable[str]) -> list[str]:
+    """Return every installed package directory called one of ``names`` in a package
+    directory at or below one of ``roots`` (``PACKAGE_DIRS``; a root may itself be one)."""
+    import glob
+
+    found: set[str] = set()
+    for root in roots:
+        homes = [root] if os.path.basename(root) in ("site-packages", "dist-packages") \
+            else [d for pattern in PACKAGE_DIRS for d in glob.glob(os.path.join(root, pattern))]
+        for home in homes:
+            found.update(os.path.realpath(os.path.join(home, n)) for n in names
+                         if os.path.isdir(os.path.join(home, n)))
+    return sorted(found)
+
+
+def read_ruleset(readable: Iterable[str], hidden: Iterable[str], version: int) -> int | None:
+    """Build (in the zygote) the read layer: ``readable`` paths allowed, ``hidden`` trees not.
+
+    Its fd is inherited by every child, which enforces it (:func:`restrict`). Returns None
+    when the kernel has no Landlock.
+    """
+    if version < 1:
         return None
+    trees = sorted({os.path.realpath(h) for h in hidden if os.path.isdir(h)})
     # A layer that does not handle REFER forbids every rename across directories: handle it
-    # here too, and allow it wherever reads are allowed.
-    rights = READ_FILE | (REFER if version >= 2 else 0)
+    # here too, and allow it wherever reads are allowed (the job directory's renames).
+    rights = READ_FILE | READ_DIR | (REFER if version >= 2 else 0)
     ruleset = create_ruleset(rights)
-    allowed: set[str] = set()
-    for tree in trees:
-        for path in _siblings(tree):
-            if path in allowed or any(t == path or t.startswith(path + "/") for t in trees):
-                continue  # an ancestor of a hidden tree: its other entries are listed instead
-            try:
-                allow(ruleset, path, rights, follow=False)
-            except OSError:
-                continue  # vanished or unopenable (a dangling link): nothing to read there
-            allowed.add(path)
+    for path in sorted({os.path.realpath(p) for p in readable if os.path.lexists(p)}):
+        _allow_except(ruleset, path, rights, trees)
     return ruleset
 
 
 def restrict(read_layer: int | None, workdir: str, version: int) -> None:
-    """Confine this child: the inherited read layer, then writes beneath ``workdir`` only."""
+    """Confine this spare: the inherited read layer, then writes beneath ``workdir`` only."""
     if version < 1:
         return
     if read_layer is not None:

@@ -29,6 +29,7 @@ import socket
 import stat
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from grader.sandbox import landlock, seccomp
@@ -56,18 +57,26 @@ _libc = ctypes.CDLL(None, use_errno=True)
 LANDLOCK_ABI = landlock.abi()
 #: Trees a child may not read (see landlock.py): symbolic differentiation packages.
 HIDDEN_PACKAGES = ("sympy", "mpmath")
+#: What a child may read besides the Python runtime, its packages and the job directories.
+SYSTEM_READABLE = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/sbin", "/proc", "/dev",
+                   "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                   "/etc/alternatives", "/etc/localtime")
+
+
+def readable_paths() -> list[str]:
+    """Return what a child may read (the Landlock read layer; see landlock.py): what the
+    jail shows, whether or not there is a jail."""
+    from grader.sandbox import jail
+
+    root = Path(__file__).resolve().parents[2]
+    return [*SYSTEM_READABLE, tempfile.gettempdir(), *jail.readonly_paths(root)]
 
 
 def hidden_trees() -> list[str]:
-    """Return the directories of :data:`HIDDEN_PACKAGES` on this interpreter's path."""
-    from importlib.machinery import PathFinder
-
-    trees = []
-    for name in HIDDEN_PACKAGES:
-        spec = PathFinder.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            trees += list(spec.submodule_search_locations)
-    return trees
+    """Return every installed copy of :data:`HIDDEN_PACKAGES` beneath a readable path."""
+    roots = [p for p in readable_paths() if os.path.isdir(p) and not p.startswith("/proc")
+             and not p.startswith("/dev")]
+    return landlock.find_hidden(roots, HIDDEN_PACKAGES)
 
 
 def _prctl(option: int, value: int) -> None:
@@ -126,7 +135,7 @@ def _confine(workdir: str, uid: int | None, own_netns: bool, read_layer: int | N
     kernel's walls, in the order they need (mounts before Landlock, Landlock and
     ``PR_SET_DUMPABLE`` before the seccomp filter, which refuses both afterwards)."""
     if own_netns:
-        _isolate_without_jail(workdir, uid)
+        _isolate_without_jail()
     os.chdir(workdir)  # the job's own 0700 directory (root's DAC override enters it)
     # Non-dumpable in every mode (a uid change implies it; without root nothing does): no
     # core file, no ptrace or /proc/PID/mem access by another process of the same uid.
@@ -181,25 +190,22 @@ def _child(job_fd: int, out_fd: int, limits: dict[str, Any], uid: int | None,
         os._exit(70)
 
 
-def _isolate_without_jail(workdir: str, uid: int | None) -> None:
-    """Without bwrap: a private network and mount namespace for this child (fail closed).
+def _private_mounts() -> None:
+    """Without bwrap (in the zygote, once): a private mount namespace for it and its children.
 
-    The network namespace cuts TCP, loopback included, and abstract unix sockets; the mount
-    namespace hides the host's unix sockets (PostgreSQL's in /run/postgresql, …) under empty
-    tmpfs mounts, since a network namespace does not cover socket files, and gives the child
-    private, size-capped ``/tmp``, ``/var/tmp`` and ``/dev/shm``: nothing it writes there
-    reaches the host or outlives it. Its working directory is made again inside the private
-    ``/tmp`` (the host's copy, which the zygote removes, stays empty).
+    Empty tmpfs mounts hide the host's unix sockets (PostgreSQL's in /run/postgresql, …),
+    since a network namespace does not cover socket files; private, size-capped ``/tmp``,
+    ``/var/tmp`` and ``/dev/shm`` take the job directories and whatever a child writes:
+    nothing reaches the host's, nothing outlives the zygote. Done before the Landlock read
+    layer is built, so that its rules cover these mounts. Fails closed.
     """
-    flags = CLONE_NEWNET | CLONE_NEWNS
     real_uid, real_gid = os.getuid(), os.getgid()
-    if real_uid != 0:
-        flags |= CLONE_NEWUSER
+    flags = CLONE_NEWNS | (CLONE_NEWUSER if real_uid != 0 else 0)
     if _libc.unshare(flags) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET | CLONE_NEWNS) failed")
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
     if real_uid != 0:
         # Map our own ids into the new user namespace: files created in the private mounts
-        # below need an owner the kernel can name.
+        # need an owner the kernel can name. (The children keep this uid: there is no other.)
         for name, text in (("setgroups", "deny"), ("uid_map", f"{real_uid} {real_uid} 1"),
                            ("gid_map", f"{real_gid} {real_gid} 1")):
             with open(f"/proc/self/{name}", "w") as f:
@@ -215,9 +221,16 @@ def _isolate_without_jail(workdir: str, uid: int | None) -> None:
         if os.path.isdir(path) and not os.path.islink(path) and _libc.mount(
                 b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
             raise OSError(ctypes.get_errno(), f"cannot hide {path.decode()}")
-    os.makedirs(workdir, mode=0o700, exist_ok=True)
-    if uid is not None:
-        os.chown(workdir, uid, uid)
+
+
+def _isolate_without_jail() -> None:
+    """Without bwrap (in each spare): a private network namespace (fail closed).
+
+    It cuts TCP, loopback included, and abstract unix sockets. (Without root the zygote's
+    user namespace gives the spare the right to make it; seccomp then refuses any other.)
+    """
+    if _libc.unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -338,6 +351,8 @@ def main() -> None:
     ctl = socket.socket(fileno=int(sys.argv[1]))
     uid = None if sys.argv[2] == "-" else int(sys.argv[2])
     own_netns = sys.argv[3] == "1"
+    if own_netns:
+        _private_mounts()  # no jail: private /tmp & co. for the zygote and all its children
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a job come back to us to be reaped
     import torch
 
@@ -352,7 +367,7 @@ def main() -> None:
     read_layer = None
     if LANDLOCK_ABI:
         try:
-            read_layer = landlock.read_ruleset(hidden_trees(), LANDLOCK_ABI)
+            read_layer = landlock.read_ruleset(readable_paths(), hidden_trees(), LANDLOCK_ABI)
         except OSError as exc:
             sys.stderr.write(f"zygote: no Landlock read layer: {exc}\n")
 

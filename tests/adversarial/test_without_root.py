@@ -55,6 +55,8 @@ for own_netns in (False, True):
     pid = os.fork()
     if pid == 0:
         try:
+            if own_netns:
+                zygote._private_mounts()  # what the zygote does first without bwrap
             zygote._confine(tempfile.mkdtemp(), None, own_netns, None)
             os.write(w, str(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)).encode())
         finally:

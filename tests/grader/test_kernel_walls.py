@@ -95,7 +95,10 @@ def test_landlock_hides_a_tree_and_confines_writes(tmp_path: Path) -> None:
     job.mkdir()
     outside = tmp_path / "outside.txt"
     version = landlock.abi()
-    layer = landlock.read_ruleset([str(hidden)], version)
+    layer = landlock.read_ruleset([str(tmp_path), "/proc", "/dev", sys.prefix, sys.base_prefix],
+                                  [str(hidden)], version)
+    unlisted = Path(tempfile.mkdtemp())  # not in the read layer: as a home directory would be
+    (unlisted / "private.txt").write_text("private")
 
     def body() -> dict:
         import ctypes
@@ -112,14 +115,20 @@ def test_landlock_hides_a_tree_and_confines_writes(tmp_path: Path) -> None:
                 "write_outside": attempt(lambda: outside.write_text("x")),
                 "write_mem": attempt(lambda: open("/proc/self/mem", "r+b")),
                 "reopen_fd": attempt(lambda: open(f"/dev/fd/{fd}", "r+b")),
-                "dev_null": attempt(lambda: open("/dev/null", "w").write("x"))}
+                "dev_null": attempt(lambda: open("/dev/null", "w").write("x")),
+                "unlisted": attempt(lambda: (unlisted / "private.txt").read_text()),
+                "read_back": attempt(lambda: (job / "y.txt").read_text())}
 
     out = in_fork(body)
     assert out["sibling"] == "done" and out["write_job"] == "done", out  # positive controls
     assert out["rename_in_job"] == "done" and out["dev_null"] == "done", out
-    for key in ("hidden", "hidden_via_dotdot", "write_outside", "write_mem", "reopen_fd"):
+    assert out["read_back"] == "done", out
+    for key in ("hidden", "hidden_via_dotdot", "write_outside", "write_mem", "reopen_fd",
+                "unlisted"):
         assert out[key] == "errno 13", (key, out)  # EACCES
     assert not outside.exists()
+    (unlisted / "private.txt").unlink()
+    unlisted.rmdir()
 
 
 def _deep_tree(root: Path, depth: int) -> None:
