@@ -216,6 +216,9 @@ def serve(sock: socket.socket) -> NoReturn:
     sock.setblocking(True)
     try:
         job, _ = reader.trusted_frame()
+        # Tell the parent the sandbox is up: anything that fails before this frame is the
+        # sandbox's failure, not the submission's (host.Session._end).
+        _send_reply(sock, {"type": "started"})
         source = job["source"]
         linecache.cache[FILENAME] = (len(source), None, source.splitlines(True), FILENAME)
         namespace: dict[str, Any] = {"__name__": "submission", "__file__": FILENAME,

@@ -290,6 +290,8 @@ class Session:
                                   extra={out_r: self._drain})
         self._send({"type": "job", "source": source})
         self._ready: dict[str, Any] | None = None
+        #: The harness said it took the job: everything after is the submission's doing.
+        self._started = False
 
     def _drain(self) -> None:
         self.output.drain()
@@ -319,7 +321,16 @@ class Session:
             self.sock.setblocking(False)
 
     def _end(self, status: str, message: str | None) -> None:
-        """Kill the child, find out how it ended, and raise :class:`SessionEnded`."""
+        """Kill the child, find out how it ended, and raise :class:`SessionEnded`.
+
+        Before the harness said "started", no submission code has run: whatever ended the
+        child is the sandbox's failure (a mount, a kernel without a feature), raised as
+        :class:`SandboxError` so that it is retried and never blamed on the student.
+        """
+        if self.ended is None and not self._started:
+            self._reap()
+            raise SandboxError("the sandbox could not start the submission's process: "
+                               + (self.output.text().strip()[:500] or f"{status}"))
         if self.ended is None:
             timed_out = status == TIMEOUT
             if timed_out:
@@ -354,6 +365,9 @@ class Session:
     def _receive(self) -> dict[str, Any]:
         with self._reading():
             msg = self.reader.header()
+            if not self._started and msg.get("type") == "started":
+                self._started = True
+                msg = self.reader.header()
         if msg.get("type") == "violation":
             self._end(VIOLATION, _violation_message(msg))
         return msg

@@ -49,7 +49,8 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNS = 0x00020000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND = 1, 2, 4, 32, 4096
+MS_REC, MS_PRIVATE = 16384, 1 << 18
 #: Size of each private temporary mount of a child without the jail (bwrap's /tmp: jail.py).
 PRIVATE_TMP_BYTES = 64 * 1024**2
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -217,10 +218,25 @@ def _private_mounts() -> None:
               b"/tmp": b"size=%d,mode=1777" % PRIVATE_TMP_BYTES,
               b"/var/tmp": b"size=%d,mode=1777" % PRIVATE_TMP_BYTES,
               b"/dev/shm": b"size=%d,mode=1777" % PRIVATE_TMP_BYTES}
+    # What the children need that lives below one of these (a checkout or a venv in /tmp):
+    # held open now, bound back read-only on top of the new mount, as bwrap does.
+    from grader.sandbox import jail
+
+    below = [p for p in jail.readonly_paths(Path(__file__).resolve().parents[2])
+             if any(p.startswith(m.decode() + "/") for m in hidden)]
+    held = {p: os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for p in below}
     for path, options in hidden.items():
         if os.path.isdir(path) and not os.path.islink(path) and _libc.mount(
                 b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
             raise OSError(ctypes.get_errno(), f"cannot hide {path.decode()}")
+    for path, fd in held.items():
+        os.makedirs(path, exist_ok=True)
+        source, target = f"/proc/self/fd/{fd}".encode(), path.encode()
+        if _libc.mount(source, target, None, MS_BIND | MS_REC, None) != 0 or _libc.mount(
+                None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                None) != 0:
+            raise OSError(ctypes.get_errno(), f"cannot bind {path} back")
+        os.close(fd)
 
 
 def _isolate_without_jail() -> None:
