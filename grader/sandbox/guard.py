@@ -91,7 +91,10 @@ _TensorBase = _C.TensorBase
 #: The dispatch keys of autograd's kernels (every backend's): excluded on the child's thread,
 #: so that no operator records a graph node, whatever grad mode says (see _apply).
 _AUTOGRAD_KEYS = tuple(getattr(_C.DispatchKey, k) for k in (
-    "AutogradFunctionality", "AutogradOther", "AutogradNestedTensor")
+    "AutogradFunctionality", "AutogradOther", "AutogradNestedTensor",
+    # the Python dispatcher calls an operator at whatever key an OpOverload's (writable)
+    # dispatch cache names, past the exclusion above: it is excluded too
+    "PythonDispatcher", "PreDispatch")
     if hasattr(_C.DispatchKey, k))
 _ModuleType = types.ModuleType
 _FunctionType = types.FunctionType
@@ -1034,6 +1037,15 @@ def _dead_map() -> dict[str, tuple[Any, Any]]:
                                                "_get_frame_value_stack_with_depth"):
             refuse(ef, name, "torch.compile (frame evaluation hooks)")
 
+    # the Python dispatcher (it dispatches to keys named in Python, see _AUTOGRAD_KEYS)
+    for name in ("_EnablePythonDispatcher", "_EnablePreDispatch"):
+        cls = getattr(C, name, None)
+        if cls is not None:
+            label = f"the Python dispatcher (torch._C.{name})"
+            m[f"torch._C.{name}"] = (C, _dead(label, name))
+            if isinstance(cls, type) and "__init__" in cls.__dict__:
+                m[f"{name}.__init__"] = (cls, _dead(label, "__init__"))
+
     # what could lift the exclusion of autograd's dispatch keys (see _apply)
     dead(C, "_dispatch_tls_set_dispatch_key_excluded",
          "re-enabling autograd dispatch (torch._C._dispatch_tls_set_dispatch_key_excluded)")
@@ -1163,6 +1175,13 @@ class _Plan:
         import torch.fx.traceback  # noqa: F401 — the sensor's module
 
         self.dead = _dead_map()
+        # the engine's class is an immutable C type, reachable through
+        # object.__subclasses__(): its methods are replaced in its own namespace (_apply)
+        engine_type = type(torch.autograd.variable.Variable.__dict__["_execution_engine"])
+        self.static_dead = [
+            (engine_type, name, _dead(f"the autograd engine ({engine_type.__name__}.{name})",
+                                      name))
+            for name in ("run_backward", "queue_callback") if name in vars(engine_type)]
         self.tensor_attrs = _requires_grad_guards()
         self.factories: dict[str, Any] = {}
         for name in dir(torch):
@@ -1274,6 +1293,23 @@ def _set(owner: Any, name: str, value: Any) -> None:
     _INSTALLED.append((owner, name, value))
 
 
+def _force_set(cls: type, name: str, value: Any) -> None:
+    """Set an attribute of an immutable (C, static) type — in trusted setup only.
+
+    ``setattr`` refuses it, so the type's own namespace dict (what its mapping proxy wraps)
+    is changed and the type's method cache invalidated, as ``type.__setattr__`` would do.
+    The zygote does this before any student code exists; the after-call check then verifies
+    it like any other guard.
+    """
+    import ctypes
+
+    proxy = type.__dict__["__dict__"].__get__(cls)
+    (namespace,) = [d for d in gc.get_referents(proxy) if type(d) is dict]
+    namespace[name] = value
+    ctypes.pythonapi.PyType_Modified(ctypes.py_object(cls))
+    _INSTALLED.append((cls, name, value))
+
+
 def _apply_fix(fix: tuple) -> None:
     kind, container, key, old_id, new = fix
     if kind == "attr":
@@ -1339,6 +1375,8 @@ def _apply() -> None:
     _set(torch.autograd.variable.Variable, "__new__", plan.variable_new)
     for name, value in plan.tensor_attrs.items():
         _set(torch.Tensor, name, value)
+    for cls, name, guard in plan.static_dead:
+        _force_set(cls, name, guard)
     for name, value in plan.factories.items():
         _set(torch, name, value)
     for d, name in plan.op_cache:  # cached OpOverloadPackets of denied operators

@@ -70,7 +70,15 @@ def readable_paths() -> list[str]:
     from grader.sandbox import jail
 
     root = Path(__file__).resolve().parents[2]
-    return [*SYSTEM_READABLE, tempfile.gettempdir(), *jail.readonly_paths(root)]
+    return [*SYSTEM_READABLE, jobs_root(), *jail.readonly_paths(root)]
+
+
+def jobs_root() -> str:
+    """Return the directory that holds the job directories (in the jail's, or the zygote's
+    private, /tmp). It exists before the read layer is built, so that the layer covers the
+    job directories made in it later — a rule covers what is beneath it, and /tmp itself may
+    only get rules for its entries (a checkout in /tmp holds a hidden tree)."""
+    return os.path.join(tempfile.gettempdir(), "backprop-jobs")
 
 
 def hidden_trees() -> list[str]:
@@ -379,7 +387,8 @@ def main() -> None:
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-    # The read layer every child enforces (built once: ~5 ms of listing directories).
+    os.makedirs(jobs_root(), mode=0o711, exist_ok=True)
+    # The read layer every child enforces (built once: ~50 ms of listing directories).
     read_layer = None
     if LANDLOCK_ABI:
         try:
@@ -403,7 +412,7 @@ def main() -> None:
 
     def fork_spare() -> None:
         # The next job's directory exists before its spare, which confines itself to it.
-        workdir = tempfile.mkdtemp(prefix="backprop-job-")
+        workdir = tempfile.mkdtemp(prefix="job-", dir=jobs_root())
         if uid is not None:
             os.chown(workdir, uid, uid)
         zygote_end, spare_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
