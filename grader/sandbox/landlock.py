@@ -155,8 +155,10 @@ def find_hidden(roots: Iterable[str], names: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def read_ruleset(readable: Iterable[str], hidden: Iterable[str], version: int) -> int | None:
-    """Build (in the zygote) the read layer: ``readable`` paths allowed, ``hidden`` trees not.
+def read_ruleset(readable: Iterable[str], hidden: Iterable[str], version: int,
+                 listable: Iterable[str] = ()) -> int | None:
+    """Build (in the zygote) the read layer: ``readable`` paths allowed, ``hidden`` trees not,
+    ``listable`` directories listed (their files are not readable unless ``readable``).
 
     Its fd is inherited by every child, which enforces it (:func:`restrict`). Returns None
     when the kernel has no Landlock.
@@ -170,6 +172,9 @@ def read_ruleset(readable: Iterable[str], hidden: Iterable[str], version: int) -
     ruleset = create_ruleset(rights)
     for path in sorted({os.path.realpath(p) for p in readable if os.path.lexists(p)}):
         _allow_except(ruleset, path, rights, trees)
+    for path in listable:
+        if os.path.isdir(path):
+            allow(ruleset, path, READ_DIR)
     return ruleset
 
 

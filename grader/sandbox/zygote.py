@@ -392,7 +392,8 @@ def main() -> None:
     read_layer = None
     if LANDLOCK_ABI:
         try:
-            read_layer = landlock.read_ruleset(readable_paths(), hidden_trees(), LANDLOCK_ABI)
+            read_layer = landlock.read_ruleset(readable_paths(), hidden_trees(), LANDLOCK_ABI,
+                                               listable=[tempfile.gettempdir()])
         except OSError as exc:
             sys.stderr.write(f"zygote: no Landlock read layer: {exc}\n")
 

@@ -192,45 +192,57 @@ if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
 
 
+#: Run in a fresh interpreter (never a fork of this multi-threaded test process: a fork after
+#: torch's thread pool started hangs in its first parallel op).
+SECOND_WALL = r"""
+import json, sys
+import torch
+torch.set_num_threads(1)
+import torch.nn.functional as F
+from grader.sandbox import guard
+
+set_grad = torch._C._set_grad_enabled  # the original, saved before the guard replaces it
+guard._apply()                         # what the zygote does
+set_grad(True)
+x = torch.randn(4, 5)
+torch._C.TensorBase.requires_grad_(x, True)
+loss = F.cross_entropy(x, torch.tensor([0, 1, 2, 3]))
+out = {"grad_mode": torch.is_grad_enabled(), "grad_fn": repr(loss.grad_fn)}
+op = torch.ops.aten._log_softmax.default
+keys = torch._C._dispatch_keys(x)
+doors = {
+    "redispatch": lambda: op.redispatch(keys, x, 1, False),
+    "op_dk": lambda: op._op_dk(torch._C.DispatchKey.AutogradCPU, x, 1, False),
+    "python_dispatcher": lambda: torch._C._EnablePythonDispatcher(),
+    "lift_exclusion": lambda: torch._C._dispatch_tls_set_dispatch_key_excluded(
+        torch._C.DispatchKey.AutogradFunctionality, False),
+    # the engine's immutable class, as object.__subclasses__() would hand it out
+    "engine": lambda: guard._PLAN.static_dead[0][0]().run_backward(
+        (x.sum(),), (torch.ones(()),), False, True, (x,), True, False),
+}
+for name, call in doors.items():
+    try:
+        call()
+        out[name] = "done"
+    except guard.AutogradForbidden:
+        out[name] = "dead"
+print("RESULT " + json.dumps(out))
+"""
+
+
 def test_no_operator_records_a_node_even_with_grad_mode_on() -> None:
     """The second wall, on its own: after the guard is applied (as in the zygote), even if grad
     mode were on (here turned on with the original setter, saved before), no operator records
     a graph node — autograd's dispatch keys are excluded — and the doors that would call an
-    operator at a chosen key, or through the Python dispatcher, are dead ends."""
-    import torch
+    operator at a chosen key, through the Python dispatcher or the engine are dead ends."""
+    import subprocess
 
-    def body() -> dict:
-        import torch.nn.functional as F
-
-        from grader.sandbox import guard
-
-        set_grad = torch._C._set_grad_enabled  # the original, before the guard replaces it
-        guard._apply()
-        set_grad(True)
-        x = torch.randn(4, 5)
-        torch._C.TensorBase.requires_grad_(x, True)
-        loss = F.cross_entropy(x, torch.tensor([0, 1, 2, 3]))
-        out = {"grad_mode": torch.is_grad_enabled(), "grad_fn": repr(loss.grad_fn)}
-        op = torch.ops.aten._log_softmax.default
-        keys = torch._C._dispatch_keys(x)
-        for name, call in {
-            "redispatch": lambda: op.redispatch(keys, x, 1, False),
-            "op_dk": lambda: op._op_dk(torch._C.DispatchKey.AutogradCPU, x, 1, False),
-            "python_dispatcher": lambda: torch._C._EnablePythonDispatcher(),
-            "lift_exclusion": lambda: torch._C._dispatch_tls_set_dispatch_key_excluded(
-                torch._C.DispatchKey.AutogradFunctionality, False),
-            # the engine's immutable class, as object.__subclasses__() would hand it out
-            "engine": lambda: guard._PLAN.static_dead[0][0]().run_backward(
-                (x.sum(),), (torch.ones(()),), False, True, (x,), True, False),
-        }.items():
-            try:
-                call()
-                out[name] = "done"
-            except guard.AutogradForbidden:
-                out[name] = "dead"
-        return out
-
-    out = in_fork(body)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", SECOND_WALL], capture_output=True, text=True,
+                          timeout=240, cwd=root, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    assert lines, proc.stdout[-2000:] + proc.stderr[-3000:]
+    out = json.loads(lines[0][len("RESULT "):])
     assert out["grad_mode"] is True  # the premise: grad mode is on
     assert out["grad_fn"] == "None", out  # and still no node
     for door in ("redispatch", "op_dk", "python_dispatcher", "lift_exclusion", "engine"):
