@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Sandbox
 from tests.adversarial.attack_helpers import CORRECT_EX2, grade_quick
 
 HONEST = """\
@@ -33,14 +32,9 @@ print("TZ", __import__("time").localtime().tm_zone is not None)
 """ + CORRECT_EX2
 
 
-@pytest.fixture(scope="module", params=[None, "off"], ids=["bwrap", "no-bwrap"])
-def any_sandbox(request, sandbox):
-    if request.param is None:
-        yield sandbox
-        return
-    with Sandbox(bwrap="off") as sb:
-        sb.ensure_ready()
-        yield sb
+@pytest.fixture(params=[None, "off"], ids=["bwrap", "no-bwrap"])
+def any_sandbox(request, sandbox, off_sandbox):
+    return sandbox if request.param is None else off_sandbox
 
 
 def _traversable_by_others(path: str) -> bool:
@@ -52,10 +46,11 @@ def _traversable_by_others(path: str) -> bool:
 
 
 def test_honest_code_runs_inside_the_walls(any_sandbox) -> None:
+    restarts = any_sandbox.restarts
     result = grade_quick(any_sandbox, HONEST)
     assert (result.status, result.score) == ("graded", 1.0), result.message
     if any_sandbox.bwrap or _traversable_by_others(sys.base_prefix):
         assert "MISSING []" in result.stdout, result.stdout
     assert "READ BACK scratch" in result.stdout, result.stdout
     assert "TZ True" in result.stdout, result.stdout
-    assert any_sandbox.restarts == 0
+    assert any_sandbox.restarts == restarts

@@ -33,17 +33,6 @@ from tests.adversarial.attack_helpers import (
 )
 
 
-@pytest.fixture(scope="module")
-def off_sandbox():
-    """A sandbox without bubblewrap (its own, closed at the end of the module)."""
-    sb = Sandbox(bwrap="off")
-    try:
-        sb.ensure_ready()
-        yield sb
-    finally:
-        sb.close()
-
-
 @pytest.fixture(params=["bwrap", "no-bwrap"])
 def any_sandbox(request, sandbox):
     return sandbox if request.param == "bwrap" else request.getfixturevalue("off_sandbox")

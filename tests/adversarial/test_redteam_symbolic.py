@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from grader import get_exercise, grade
-from grader.sandbox import Sandbox
 from tests.adversarial.attack_helpers import (
     CORRECT_EX2,
     assert_survives,
@@ -277,13 +276,6 @@ def backward(t):
                 out[i, j] = D_OTHER(row[k], row[j], *others)
     return {{"logits": out / n}}
 """
-
-
-@pytest.fixture(scope="module")
-def off_sandbox():
-    with Sandbox(bwrap="off") as sb:
-        sb.ensure_ready()
-        yield sb
 
 
 @pytest.mark.skipif(not all(os.path.exists(p) for p in DEBS.values()),

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from web.db import MIGRATIONS
 
 BACKPROP = str(Path(sys.executable).with_name("backprop"))
-USERS = 5
+USERS = 3
 
 
 def test_simultaneous_first_commands_all_succeed(tmp_path: Path) -> None:
