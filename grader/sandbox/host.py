@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import platform
+import select
 import signal
 import socket
 import subprocess
@@ -430,12 +431,15 @@ class Session:
                      cpu_ms=cpu)
 
     def _finish_output(self) -> None:
-        # The child is dead or finishing: collect what it printed, briefly.
+        # The child is dead or finishing: collect what it printed, briefly. Wait on the pipe
+        # itself (woken the moment the last writer closes it), not in fixed sleeps.
         end = time.monotonic() + 0.5
-        while not self.output.eof and time.monotonic() < end:
+        while True:
             self.output.drain()
-            if not self.output.eof:
-                time.sleep(0.005)
+            left = end - time.monotonic()
+            if self.output.eof or left <= 0:
+                return
+            select.select([self.output.fd], [], [], left)
 
     def stdout(self) -> str:
         """Return the first ``output_bytes`` of what the child printed (so far)."""
