@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.adversarial.snippets import FIND_CLASS
 from tests.adversarial.test_autograd_helpers import (
     HEAD,
     assert_no_autograd,
@@ -96,19 +97,7 @@ def test_subclasses_hunt_for_the_engine(sandbox) -> None:
     """The real engine type can be found with object.__subclasses__(), but there is no graph
     for it to run: building one needs grad mode, and every switch is a dead end."""
     src = HEAD + """
-def find(name, root=object):
-    seen, todo = set(), [root]
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        if cls.__name__ == name:
-            return cls
-        try:
-            todo.extend(type.__subclasses__(cls))
-        except TypeError:
-            pass
+""" + FIND_CLASS + """
 
 def backward(t):
     engine = find("_EngineBase")()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import pytest
 
 from tests.adversarial.attack_helpers import assert_survives, grade_quick, zygote_pids
+from tests.adversarial.snippets import FIND_CLASS, SWAP_SENSOR
 
 HEAD = "import os, sys, socket, types, builtins, functools\nimport torch\n" \
        "import torch.nn.functional as F\n"
@@ -310,24 +311,9 @@ def test_isinstance_keeps_a_dict_subclass(sandbox) -> None:
 #: create_graph=True on a leaf: its hooks run with grad mode ON, where an ordinary autograd
 #: graph is built and differentiated.
 AUTOGRAD = """
-def find(name, root=object):
-    seen, todo = set(), [root]
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        if cls.__name__ == name:
-            return cls
-        try:
-            todo.extend(type.__subclasses__(cls))
-        except TypeError:
-            pass
+""" + FIND_CLASS + """
 
-def swap_sensor():
-    fake = types.ModuleType("torch.fx.traceback")
-    fake.format_stack = lambda: []
-    sys.modules["torch.fx.traceback"] = fake
+""" + SWAP_SENSOR + """
 
 def autograd_grad(t):
     engine = find("_EngineBase")()

@@ -48,6 +48,7 @@ from __future__ import annotations
 import pytest
 
 from tests.adversarial.attack_helpers import assert_survives, grade_quick, zygote_pids
+from tests.adversarial.snippets import FIND_CLASS, SWAP_SENSOR
 
 HEAD = """\
 import os, sys, types
@@ -57,24 +58,9 @@ C = torch._C
 DK = C.DispatchKey
 aten = torch.ops.aten
 
-def find(name, root=object):
-    seen, todo = set(), [root]
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        if cls.__name__ == name:
-            return cls
-        try:
-            todo.extend(type.__subclasses__(cls))
-        except TypeError:
-            pass
+""" + FIND_CLASS + """
 
-def swap_sensor():
-    fake = types.ModuleType("torch.fx.traceback")
-    fake.format_stack = lambda: []
-    sys.modules["torch.fx.traceback"] = fake
+""" + SWAP_SENSOR + """
 
 def in_hook(fn):
     # run fn inside a tensor hook of the real engine run with create_graph=True: grad mode ON
