@@ -198,9 +198,11 @@ def review_flags(run: _Run) -> list[dict[str, Any]]:
     this flag; it cannot use it to gain anything.
     """
     spent, ref = run.backward_cpu_ms, run.reference_cpu_ms
-    if spent is None or spent < NUMERICAL_FLOOR_MS or spent < NUMERICAL_RATIO * max(ref, 1e-3):
+    if spent is None:
         return []
     ratio = spent / max(ref, 1e-3)
+    if spent < NUMERICAL_FLOOR_MS or ratio < NUMERICAL_RATIO:
+        return []
     return [{"code": "possibly_numerical",
              "message": (f"backward used {spent:.0f} ms of CPU over {len(run.errors)} cases, "
                          f"{ratio:.0f}× autograd's backward on the same cases ({ref:.1f} ms): "

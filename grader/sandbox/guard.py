@@ -1434,8 +1434,6 @@ def install():
             _STATE["channel"] = (st.st_dev, st.st_ino)
     except OSError:
         pass
-    if "groups" not in _STATE:
-        _STATE["groups"] = _group(tuple(_INSTALLED) + plan.class_guards)
     check = _make_check(_STATE["groups"], _STATE["seq"], _STATE["sensor_module"],
                         _STATE.get("channel"))
     _STATE["check"] = check

@@ -58,6 +58,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 LANDLOCK_ABI = landlock.abi()
 #: Trees a child may not read (see landlock.py): symbolic differentiation packages.
 HIDDEN_PACKAGES = ("sympy", "mpmath")
+#: The checkout (the grader package's parent), as the parent's host.ROOT.
+ROOT = Path(__file__).resolve().parents[2]
 #: What a child may read besides the Python runtime, its packages and the job directories.
 SYSTEM_READABLE = ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/sbin", "/proc", "/dev",
                    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
@@ -69,8 +71,7 @@ def readable_paths() -> list[str]:
     jail shows, whether or not there is a jail."""
     from grader.sandbox import jail
 
-    root = Path(__file__).resolve().parents[2]
-    return [*SYSTEM_READABLE, jobs_root(), *jail.readonly_paths(root)]
+    return [*SYSTEM_READABLE, jobs_root(), *jail.readonly_paths(ROOT)]
 
 
 def jobs_root() -> str:
@@ -230,7 +231,7 @@ def _private_mounts() -> None:
     # held open now, bound back read-only on top of the new mount, as bwrap does.
     from grader.sandbox import jail
 
-    below = [p for p in jail.readonly_paths(Path(__file__).resolve().parents[2])
+    below = [p for p in jail.readonly_paths(ROOT)
              if any(p.startswith(m.decode() + "/") for m in hidden)]
     held = {p: os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for p in below}
     for path, options in hidden.items():

@@ -26,7 +26,7 @@ from __future__ import annotations
 import pytest
 
 from tests.adversarial.attack_helpers import assert_survives, grade_quick, zygote_pids
-from tests.adversarial.snippets import FIND_CLASS, SWAP_SENSOR
+from tests.adversarial.snippets import FIND_CLASS, HARNESS_FRAME, SWAP_SENSOR, TAKEOVER
 
 HEAD = "import os, sys, socket, types, builtins, functools\nimport torch\n" \
        "import torch.nn.functional as F\n"
@@ -42,18 +42,10 @@ MARKED = """\
 """
 
 #: Walks from backward's frame to the harness's frame (the one holding `check`).
-HARNESS = """
-def harness_frame():
-    f = sys._getframe(1)
-    while f is not None and "check" not in f.f_locals:
-        f = f.f_back
-    assert f is not None, "no harness frame"
-    return f
-"""
 
 
 def _src(prelude: str, header: str = "") -> str:
-    return HEAD + HARNESS + header + "\ndef backward(t):\n" + prelude + MARKED
+    return HEAD + HARNESS_FRAME + header + "\ndef backward(t):\n" + prelude + MARKED
 
 
 def _expect_violation(sandbox, src: str, *words: str) -> None:
@@ -336,7 +328,7 @@ def autograd_grad(t):
 
 
 def _autograd_src(prelude: str, silencer: str = "") -> str:
-    return (HEAD + HARNESS + silencer + AUTOGRAD + "\ndef backward(t):\n" + prelude
+    return (HEAD + HARNESS_FRAME + silencer + AUTOGRAD + "\ndef backward(t):\n" + prelude
             + "    return {'logits': autograd_grad(t)}\n")
 
 
@@ -364,22 +356,6 @@ def test_autograd_gradient_after_silencing(sandbox) -> None:
     _expect_no_autograd_points(sandbox, src)
 
 
-#: Answer every request from inside backward: the harness's check never runs again.
-TAKEOVER = """
-import grader.sandbox.child as harness_module
-
-def serve_from_here(t, answer):
-    f = harness_frame()
-    reader, sock, request = f.f_locals["reader"], f.f_locals["sock"], f.f_locals["request"]
-    while True:
-        header, payloads = harness_module.encode_return(answer(t), request["expect"])
-        header["cpu_ms"] = 0.0
-        harness_module._send_reply(sock, header, payloads)
-        request, tensors = reader.trusted_frame()
-        if request.get("type") != "case":
-            os._exit(0)
-        t = harness_module.Namespace({**tensors, **request.get("scalars", {})})
-"""
 
 #: The marked answer of MARKED, as a function for serve_from_here.
 MARKED_ANSWER = """
@@ -432,14 +408,14 @@ def redispatch_autograd(t):
     "tensor flagged requires_grad by hand is not reported; it gains nothing by it, as no "
     "autograd route is open (test_autograd_gradient_by_taking_over_the_harness)"))
 def test_takeover_skips_the_check(sandbox) -> None:
-    src = (HEAD + HARNESS + TAKEOVER + MARKED_ANSWER
+    src = (HEAD + HARNESS_FRAME + TAKEOVER + MARKED_ANSWER
            + "\ndef backward(t):\n    serve_from_here(t, marked)\n")
     _expect_violation(sandbox, src, "requires grad")
 
 
 def test_redispatch_autograd_without_takeover_is_caught(sandbox) -> None:
     """Control: the same redispatch route, returning normally, is reported by the check."""
-    src = (HEAD + HARNESS + AUTOGRAD + REDISPATCH
+    src = (HEAD + HARNESS_FRAME + AUTOGRAD + REDISPATCH
            + "\ndef backward(t):\n    swap_sensor()\n    return redispatch_autograd(t)\n")
     _expect_no_autograd_points(sandbox, src)
 
@@ -449,7 +425,7 @@ def test_autograd_gradient_by_taking_over_the_harness(sandbox) -> None:
     sys.modules + grad mode from a hook of _EngineBase().run_backward(create_graph=True) +
     every op through OpOverload.redispatch(tensor keys incl. AutogradCPU). Closed at the
     root: redispatching to a chosen key is a dead end, so no operator records a node."""
-    src = (HEAD + HARNESS + TAKEOVER + AUTOGRAD + REDISPATCH
+    src = (HEAD + HARNESS_FRAME + TAKEOVER + AUTOGRAD + REDISPATCH
            + "\ndef backward(t):\n    swap_sensor()\n"
            "    serve_from_here(t, redispatch_autograd)\n")
     _expect_no_autograd_points(sandbox, src)

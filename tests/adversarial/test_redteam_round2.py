@@ -48,7 +48,7 @@ from __future__ import annotations
 import pytest
 
 from tests.adversarial.attack_helpers import assert_survives, grade_quick, zygote_pids
-from tests.adversarial.snippets import FIND_CLASS, SWAP_SENSOR
+from tests.adversarial.snippets import FIND_CLASS, HARNESS_FRAME, SWAP_SENSOR, TAKEOVER
 
 HEAD = """\
 import os, sys, types
@@ -97,28 +97,7 @@ def attempt(t, build):
         g = torch.zeros_like(t.logits)
     return {"logits": g}
 
-import grader.sandbox.child as harness_module
-
-def harness_frame():
-    f = sys._getframe(1)
-    while f is not None and "check" not in f.f_locals:
-        f = f.f_back
-    assert f is not None, "no harness frame"
-    return f
-
-def serve_from_here(t, answer):
-    # the takeover: answer this case and every later one here; the check never runs again
-    f = harness_frame()
-    reader, sock, request = f.f_locals["reader"], f.f_locals["sock"], f.f_locals["request"]
-    while True:
-        header, payloads = harness_module.encode_return(answer(t), request["expect"])
-        header["cpu_ms"] = 0.0
-        harness_module._send_reply(sock, header, payloads)
-        request, tensors = reader.trusted_frame()
-        if request.get("type") != "case":
-            os._exit(0)
-        t = harness_module.Namespace({**tensors, **request.get("scalars", {})})
-"""
+""" + HARNESS_FRAME + TAKEOVER
 
 #: ex2's loss from PyTorch's two differentiable primitives (what F.cross_entropy runs).
 LOSS = """
