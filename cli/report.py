@@ -94,6 +94,8 @@ def render(result: GradeResult, console: Console) -> None:
             status.append(" ← root cause", style="bold red")
         elif not t.passed and t.locally_correct:
             status.append(" (inherited)", style="dim")
+        if t.values_match:
+            status.append(" · values right after a reshape", style="cyan")
         table.add_row(_text(f"d{t.name}"), status,
                       _text(_num(t.max_abs_diff)), _text(_num(t.rel_error)), _text(_shapes(t)),
                       _text(f"{t.points:g}/{t.max_points:g}"))
@@ -122,7 +124,10 @@ def render(result: GradeResult, console: Console) -> None:
     forward = (f" (error carried forward: {result.carry_forward_score:g})"
                if result.status == GRADED and result.carry_forward_score is not None
                and result.carry_forward_score != result.score else "")
+    values = (f' (shape rule "values": {result.values_score:g})'
+              if result.status == GRADED and result.values_score is not None
+              and result.values_score != result.score else "")
     console.print(_text((f"score {result.score:g} / {result.max_score:g}", style),
-                        (forward, "dim"), "  ",
+                        (forward, "dim"), (values, "dim"), "  ",
                         (f"{result.exercise} · {len(result.cases)} cases · "
                          f"{result.runtime_ms:.0f} ms", "dim")))

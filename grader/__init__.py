@@ -1,14 +1,29 @@
 """backprop-grader's core: the exercise API, the judge and the sandbox (pure torch + stdlib).
 
 This package never imports ``web`` or ``worker``: they build on it, not the other way round.
+Its names are loaded on first use (PEP 562), so ``grader.text`` or ``grader.instance`` cost
+no torch import: the CLI's administration commands never import torch (SPEC §7).
 """
 
-from grader.exercise import Case, CaseSpec, Exercise, Graded, Limits
-from grader.grade import grade
-from grader.registry import UnknownExercise, get_exercise, load_exercises
-from grader.result import CheckResult, GradeResult, TensorResult
+from __future__ import annotations
 
-__all__ = [
-    "Case", "CaseSpec", "CheckResult", "Exercise", "GradeResult", "Graded", "Limits",
-    "TensorResult", "UnknownExercise", "get_exercise", "grade", "load_exercises",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Case": "grader.exercise", "CaseSpec": "grader.exercise", "Exercise": "grader.exercise",
+    "Graded": "grader.exercise", "Limits": "grader.exercise", "grade": "grader.grade",
+    "UnknownExercise": "grader.registry", "get_exercise": "grader.registry",
+    "load_exercises": "grader.registry", "CheckResult": "grader.result",
+    "GradeResult": "grader.result", "TensorResult": "grader.result",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'grader' has no attribute {name!r}")

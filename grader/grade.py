@@ -21,6 +21,7 @@ from grader.result import (
     ERROR,
     EXACT,
     GRADED,
+    MAX_SOURCE_BYTES,
     MISSING,
     SHAPE_MISMATCH,
     CheckResult,
@@ -30,9 +31,6 @@ from grader.result import (
 from grader.sandbox.host import Reply, Sandbox, SandboxError, Session, SessionEnded
 
 log = logging.getLogger(__name__)
-
-#: Largest accepted source file. Real solutions are a few KiB.
-MAX_SOURCE_BYTES = 256 * 1024
 
 
 def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
@@ -93,11 +91,17 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
     score = sum(t.points for t in tensors) + checks
     # Without diagnosis (switched off, or failed soft) no tensor's local correctness is
     # known: the carry-forward score is unknown, not zero.
-    forward = None if run.diagnoser is None else round(
-        sum(t.carry_forward_points for t in tensors) + checks, 6)
+    forward = None if run.diagnoser is None else \
+        sum(t.carry_forward_points for t in tensors) + checks
+    # The "values" shape rule: a tensor wrong only for its shape earns its points too.
+    reshaped = [t for t in tensors if t.values_match]
+    values = score + sum(t.max_points for t in reshaped)
+    values_forward = None if forward is None else \
+        forward + sum(t.max_points - t.carry_forward_points for t in reshaped)
     return GradeResult(
         exercise=exercise.id, status=GRADED, score=round(score, 6),
-        carry_forward_score=forward, review_flags=review_flags(run),
+        carry_forward_score=_round(forward), values_score=round(values, 6),
+        values_carry_forward_score=_round(values_forward), review_flags=review_flags(run),
         max_score=exercise.max_score, message=_summary(tensors, run),
         stdout=stdout, runtime_ms=_ms(started), tensors=tensors, checks=run.checks,
         cases=[c.name for c in cases], exercise_version=exercise.version,
@@ -168,7 +172,10 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
             rtol, atol = exercise.tolerances(g)
             got = Unusable(MISSING, error) if error else returned_value(reply, g.name,
                                                                           expect[g.name])
-            diffs[g.name] = compare(g.name, ref[g.name], got, rtol=rtol, atol=atol)
+            # A tensor of a wrong shape crossed (bounded) as reply.misshaped: its values are
+            # judged after a reshape too, for the "values" shape rule.
+            diffs[g.name] = compare(g.name, ref[g.name], got, rtol=rtol, atol=atol,
+                                    misshaped=reply.misshaped.get(g.name))
             run.diffs[g.name].append((case, diffs[g.name]))
         if run.diagnoser is not None:
             if error:
@@ -314,11 +321,15 @@ def _failed(exercise: Exercise, status: str, message: str, stdout: str, started:
                    for t in tensors]
     return GradeResult(
         exercise=exercise.id, status=status, score=0.0, carry_forward_score=0.0,
-        max_score=exercise.max_score, message=message, stdout=stdout, runtime_ms=_ms(started),
-        tensors=tensors,
+        values_score=0.0, values_carry_forward_score=0.0, max_score=exercise.max_score,
+        message=message, stdout=stdout, runtime_ms=_ms(started), tensors=tensors,
         checks=[CheckResult(name, False, 0.0, pts, "not evaluated")
                 for name, pts in exercise.check_points().items()],
         cases=[c.name for c in cases or []], exercise_version=exercise.version)
+
+
+def _round(score: float | None) -> float | None:
+    return None if score is None else round(score, 6)
 
 
 def _ms(started: float) -> float:

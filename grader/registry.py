@@ -11,10 +11,13 @@ course ships its own exercises as a pip package, without forking us (CTFd's plug
 
 from __future__ import annotations
 
+import importlib
 import logging
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from grader.exercise import Exercise
+if TYPE_CHECKING:  # the registry is read without torch (the CLI's admin commands)
+    from grader.exercise import Exercise
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,10 @@ def add(cls: type[Exercise]) -> type[Exercise]:
     return cls
 
 
+#: Packs shipped in this repository, loaded by name when no entry point announced them.
+BUILT_IN_PACKS = ("exercises.makemore4:register",)
+
+
 def load_exercises(force: bool = False) -> dict[str, type[Exercise]]:
     """Load every pack named in the entry-point group (once) and return the registry.
 
@@ -57,11 +64,12 @@ def load_exercises(force: bool = False) -> dict[str, type[Exercise]]:
             ep.load()(add)
         except Exception:
             log.exception("cannot load exercise pack %s (%s)", ep.name, ep.value)
-    if "exercises.makemore4:register" not in names:
-        # Running from a source tree without `pip install`: load the built-in pack anyway.
-        from exercises import makemore4
-
-        makemore4.register(add)
+    for value in BUILT_IN_PACKS:
+        if value not in names:
+            # Running from a source tree without `pip install`: load the built-in pack by
+            # name, exactly as its entry point would (the core never imports a pack).
+            module, _, attr = value.partition(":")
+            getattr(importlib.import_module(module), attr)(add)
     _loaded = True
     return EXERCISES
 

@@ -10,6 +10,10 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+#: The largest submission accepted anywhere (form, API, CLI, batch), in bytes; real
+#: solutions are a few KiB.
+MAX_SOURCE_BYTES = 256 * 1024
+
 #: Overall statuses (spec §4).
 GRADED, ERROR, TIMEOUT, MEMORY_LIMIT, VIOLATION = (
     "graded", "error", "timeout", "memory_limit", "violation")
@@ -49,6 +53,11 @@ class TensorResult:
     line: int | None = None
     #: The points under error-carried-forward scoring: earned when locally correct.
     carry_forward_points: float = 0.0
+    #: True: failed only for its shape — in every failing case the shape was wrong and the
+    #: values right after a reshape (the "values" shape rule gives it its points); False:
+    #: failed otherwise. None when there is nothing to say: the tensor passed, or the result
+    #: comes from a grader older than the rule (so None never claims the values are wrong).
+    values_match: bool | None = None
 
     @property
     def passed(self) -> bool:
@@ -87,6 +96,11 @@ class GradeResult:
     #: The score under error-carried-forward scoring (``score`` is the strict one); None
     #: when not computed (a result from a server older than diagnosis).
     carry_forward_score: float | None = None
+    #: ``score`` and ``carry_forward_score`` under the "values" shape rule: each plus the
+    #: points of the tensors with ``values_match`` (None when not computed: a result from a
+    #: grader older than the rule, or no carry-forward score to start from).
+    values_score: float | None = None
+    values_carry_forward_score: float | None = None
     #: Names of the cases that were run, public first.
     cases: list[str] = field(default_factory=list)
     #: Things for an instructor to look at, never a penalty: ``{"code", "message", …}``
@@ -104,7 +118,11 @@ class GradeResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GradeResult:
-        """Rebuild a result from its JSON (unknown keys, e.g. from a newer server, ignored)."""
+        """Rebuild a result from its JSON (unknown keys, e.g. from a newer server, ignored).
+
+        Keys an older grader did not write (``values_score``, a tensor's ``values_match``, …)
+        take their defaults: None, "not computed".
+        """
         def pick(kind: type, item: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in item.items() if k in kind.__dataclass_fields__}
 
@@ -150,6 +168,8 @@ RESULT_SCHEMA: dict[str, Any] = {
         "stdout": {"type": "string", "maxLength": 70_000},
         "runtime_ms": {"type": "number", "minimum": 0},
         "carry_forward_score": {"type": ["number", "null"], "minimum": 0},
+        "values_score": {"type": ["number", "null"], "minimum": 0},
+        "values_carry_forward_score": {"type": ["number", "null"], "minimum": 0},
         "exercise_version": {"type": "integer"},
         "cases": {"type": "array", "items": {"type": "string"}},
         "review_flags": {
@@ -181,6 +201,7 @@ RESULT_SCHEMA: dict[str, Any] = {
                     "fingerprint": {"type": ["string", "null"]},
                     "line": {"type": ["integer", "null"], "minimum": 1},
                     "carry_forward_points": {"type": "number", "minimum": 0},
+                    "values_match": {"type": ["boolean", "null"]},
                 },
             },
         },

@@ -62,3 +62,39 @@ def csv_cell(value: Any) -> Any:
         return value
     text = visible(str(value))
     return "'" + text if text.startswith(FORMULA_START) else text
+
+
+class SafeCsvWriter:
+    """A CSV writer whose every cell goes through :func:`csv_cell`: batch reports, gradebooks
+    and analytics tables all carry student-controlled text (file names, names, messages).
+
+    Examples:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> SafeCsvWriter(out).writerow(["=cmd|' /C calc'!A0", 1.5, None])
+        >>> out.getvalue()
+        '"\\'=cmd|\\' /C calc\\'!A0",1.5,\\r\\n'
+    """
+
+    def __init__(self, out: Any) -> None:
+        import csv
+
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Any) -> None:
+        """Write one row, every text cell made safe."""
+        self._writer.writerow([csv_cell(cell) for cell in row])
+
+    def writerows(self, rows: Any) -> None:
+        """Write many rows."""
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_text(rows: Any) -> str:
+    """Return rows as safe CSV text (see :class:`SafeCsvWriter`)."""
+    import io
+
+    out = io.StringIO()
+    SafeCsvWriter(out).writerows(rows)
+    return out.getvalue()
