@@ -55,7 +55,7 @@ def measure(env: dict[str, str], exercise_id: str, source: str, n: int) -> list[
     from web import create_app
     from web.db import db
     from web.models import DONE, Submissions
-    from web.submissions import create_submission
+    from web.services.submissions import create_submission
 
     app = create_app()
     out = []

@@ -38,7 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     # Order: database, then extensions that read it, then blueprints, then error handlers.
-    from web import db, security
+    from web import db, security, times
     from web.extensions import csrf, limiter, login_manager
 
     db.init_app(app)
@@ -47,10 +47,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _retry_after(app)  # before the limiter: after_request runs in reverse, so ours runs last
     limiter.init_app(app)
     security.init_app(app)
+    times.init_app(app)
 
-    from web import api, auth, dashboard, health, results, submit
+    from web import api
+    from web.views import auth, dashboard, health, results, staff, submit
 
-    for blueprint in (health.bp, auth.bp, dashboard.bp, submit.bp, results.bp, api.bp):
+    for blueprint in (health.bp, auth.bp, dashboard.bp, submit.bp, results.bp, staff.bp,
+                      api.bp):
         app.register_blueprint(blueprint)
     _error_handlers(app)
     return app

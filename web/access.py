@@ -1,22 +1,36 @@
-"""Who may see what. Every route reaches rows through these functions (flaskr's ``get_post``).
+"""Who may see what: the one road from a request to a row, for pages and the API alike.
 
-A student sees their own submissions only; an instructor the submissions of the courses they
-teach; an admin everything. A row the user may not see answers 404, exactly like a row that
-does not exist, so ids leak nothing.
+Every route reaches rows through these functions (flaskr's ``get_post``), and both sign-in
+paths (the session cookie of the pages, the bearer token of the API) put the same user in
+``current_user``, so one rule decides for both:
+
+- a student sees their own submissions and the courses they are enrolled in;
+- course staff (instructor or TA) see their courses and everything in them; only an
+  instructor changes a course (roster, assignments, staff, archive); a TA reads and grants
+  extensions;
+- an admin sees everything.
+
+A row the user may not see answers 404, exactly like a row that does not exist, so ids and
+course codes leak nothing; staff pages of a course answer 404 to its students too. Doing
+what one's role does not allow on a course one can see answers 403.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from dataclasses import dataclass
-
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from web.db import db
-from web.models import Assignments, Courses, Enrolments, Submissions, Users, utcnow
+from web.models import (
+    INSTRUCTOR,
+    STAFF_ROLES,
+    Assignments,
+    Courses,
+    Enrolments,
+    Submissions,
+    Users,
+)
 
 #: The largest id any backend stores (PostgreSQL's integer): larger ones exist nowhere.
 MAX_ID = 2**31 - 1
@@ -27,107 +41,113 @@ def valid_id(value: int | None) -> bool:
     return value is not None and 0 < value <= MAX_ID
 
 
-def _user() -> Users:
-    user = current_user._get_current_object() if current_user.is_authenticated else None
-    if user is None:
+def user() -> Users:
+    """Return the signed-in user (cookie or token), else answer 401."""
+    u = current_user._get_current_object() if current_user.is_authenticated else None
+    if u is None:
         abort(401)
-    return user
+    return u
 
 
-def teaches(user: Users, course_id: int) -> bool:
-    """Return whether ``user`` is an instructor of the course (or an admin)."""
-    if user.role == "admin":
-        return True
-    return db.session.scalar(select(Enrolments.id).where(
-        Enrolments.user_id == user.id, Enrolments.course_id == course_id,
-        Enrolments.role == "instructor")) is not None
+def course_role(u: Users, course_id: int) -> str | None:
+    """Return the user's role in the course ("instructor" for an admin), or None."""
+    if u.role == "admin":
+        return INSTRUCTOR
+    return db.session.scalar(select(Enrolments.role).where(
+        Enrolments.user_id == u.id, Enrolments.course_id == course_id))
 
 
-def enrolled(user: Users, course_id: int) -> bool:
-    """Return whether ``user`` belongs to the course in any role (or is an admin)."""
-    if user.role == "admin":
-        return True
-    return db.session.scalar(select(Enrolments.id).where(
-        Enrolments.user_id == user.id, Enrolments.course_id == course_id)) is not None
+def is_staff(u: Users, course_id: int) -> bool:
+    """Return whether ``u`` is staff (instructor or TA) of the course, or an admin."""
+    return course_role(u, course_id) in STAFF_ROLES
+
+
+def is_instructor(u: Users, course_id: int) -> bool:
+    """Return whether ``u`` may change the course (its instructor, or an admin)."""
+    return course_role(u, course_id) == INSTRUCTOR
+
+
+#: The older name: "teaches" meant "may read the course's work".
+teaches = is_staff
+
+
+def staff_courses(u: Users, include_archived: bool = False) -> list[tuple[Courses, str]]:
+    """Return the courses ``u`` is staff of, with the role (every course for an admin)."""
+    if u.role == "admin":
+        q = select(Courses, Enrolments.role).outerjoin(
+            Enrolments, (Enrolments.course_id == Courses.id) & (Enrolments.user_id == u.id))
+        rows = [(c, INSTRUCTOR) for c, _ in db.session.execute(q)]
+    else:
+        rows = list(db.session.execute(
+            select(Courses, Enrolments.role).join(Enrolments).where(
+                Enrolments.user_id == u.id, Enrolments.role.in_(STAFF_ROLES))))
+    rows = [(c, r) for c, r in rows if include_archived or c.archived_at is None]
+    return sorted(rows, key=lambda cr: (cr[0].archived_at is not None, cr[0].code))
 
 
 def get_course(code: str) -> Courses:
-    """Return a course the current user belongs to, else 404."""
+    """Return a course the current user belongs to (any role), else 404."""
     course = db.session.scalar(select(Courses).where(Courses.code == code))
-    if course is None or not enrolled(_user(), course.id):
+    if course is None or course_role(user(), course.id) is None:
         abort(404)
     return course
+
+
+def get_staff_course(code: str, *, change: bool = False, archived_ok: bool = False) \
+        -> Courses:
+    """Return a course the current user is staff of, else 404 (403 when ``change`` is
+    asked of a TA: they see the course but may not change it; 403 too for a change to an
+    archived course, which is read-only until restored — ``archived_ok`` for the restore)."""
+    course = db.session.scalar(select(Courses).where(Courses.code == code))
+    role = course_role(user(), course.id) if course is not None else None
+    if role not in STAFF_ROLES:
+        abort(404)
+    if change and role != INSTRUCTOR:
+        abort(403, "only the course's instructors may change it")
+    if change and course.archived_at is not None and not archived_ok:
+        abort(403, "the course is archived: restore it to change it")
+    return course
+
+
+def get_course_assignment(course: Courses, assignment_id: int) -> Assignments:
+    """Return an assignment of ``course`` (already checked by the caller), else 404."""
+    a = db.session.get(Assignments, assignment_id) if valid_id(assignment_id) else None
+    if a is None or a.course_id != course.id:
+        abort(404)
+    return a
+
+
+def get_member(course: Courses, user_id: int) -> Enrolments:
+    """Return a member's enrolment in ``course`` (already checked by the caller), else 404."""
+    e = db.session.scalar(select(Enrolments).where(
+        Enrolments.course_id == course.id, Enrolments.user_id == user_id)) \
+        if valid_id(user_id) else None
+    if e is None:
+        abort(404)
+    return e
 
 
 def get_assignment(assignment_id: int) -> Assignments:
     """Return an assignment of a course the current user belongs to, else 404."""
     assignment = db.session.get(Assignments, assignment_id) if valid_id(assignment_id) else None
-    if assignment is None or not enrolled(_user(), assignment.course_id):
+    if assignment is None or course_role(user(), assignment.course_id) is None:
         abort(404)
     return assignment
 
 
+def may_read(u: Users, sub: Submissions) -> bool:
+    """Return whether ``u`` may read a submission: its owner, its course's staff, an admin."""
+    if sub.user_id == u.id or u.role == "admin":
+        return True
+    return sub.assignment_id is not None and is_staff(u, sub.assignment.course_id)
+
+
 def get_submission(submission_id: int, check_owner: bool = True) -> Submissions:
-    """Return a submission the current user may see (its owner, its course's teacher), else 404.
+    """Return a submission the current user may see (its owner, its course's staff), else 404.
 
     The only road to a submission row from a request: IDOR holes are closed by construction.
     """
     sub = db.session.get(Submissions, submission_id) if valid_id(submission_id) else None
-    if sub is None:
-        abort(404)
-    if check_owner:
-        user = _user()
-        mine = sub.user_id == user.id
-        teacher = sub.assignment_id is not None and teaches(
-            user, db.session.get(Assignments, sub.assignment_id).course_id)
-        if not (mine or teacher or user.role == "admin"):
-            abort(404)
+    if sub is None or (check_owner and not may_read(user(), sub)):
+        abort(404, f"no submission {submission_id} that you may read")
     return sub
-
-
-@dataclass(frozen=True)
-class Quota:
-    """Where a student stands with an assignment's submission limits."""
-
-    used: int
-    limit: int | None
-    wait_seconds: int
-    closed_reason: str | None
-
-    @property
-    def left(self) -> int | None:
-        return None if self.limit is None else max(0, self.limit - self.used)
-
-    @property
-    def allowed(self) -> bool:
-        return self.closed_reason is None and self.wait_seconds == 0 and self.left != 0
-
-    def describe(self) -> str:
-        """Return e.g. ``3 of 20 submissions used; next in 30 s``."""
-        text = (f"{self.used} of {self.limit} submissions used" if self.limit is not None
-                else f"{self.used} submissions so far")
-        if self.closed_reason:
-            return f"{text}; {self.closed_reason}"
-        if self.left == 0:
-            return f"{text}; no submissions left"
-        if self.wait_seconds:
-            return f"{text}; next in {self.wait_seconds} s"
-        return text
-
-
-def quota(user: Users, assignment: Assignments, now: dt.datetime | None = None) -> Quota:
-    """Return the user's submission quota for an assignment (cap, rate limit, window)."""
-    now = now or utcnow()
-    used, last = db.session.execute(
-        select(func.count(Submissions.id), func.max(Submissions.created_at)).where(
-            Submissions.user_id == user.id, Submissions.assignment_id == assignment.id)).one()
-    wait = 0
-    if last is not None and assignment.min_interval_seconds:
-        ready_at = last + dt.timedelta(seconds=assignment.min_interval_seconds)
-        wait = max(0, math.ceil((ready_at - now).total_seconds()))
-    closed = None
-    if assignment.opens_at and now < assignment.opens_at:
-        closed = f"opens {assignment.opens_at:%Y-%m-%d %H:%M} UTC"
-    elif assignment.deadline and now > assignment.deadline and assignment.late_policy == "none":
-        closed = "the deadline has passed"
-    return Quota(used, assignment.max_submissions, wait, closed)

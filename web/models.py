@@ -24,11 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    case,
-    func,
-    select,
 )
-from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from web.db import db
@@ -41,11 +37,45 @@ QUEUED, RUNNING, DONE = "queued", "running", "done"
 STRICT, CARRY_FORWARD = "strict", "carry_forward"
 SCORINGS = (STRICT, CARRY_FORWARD)
 ROLES = ("student", "instructor", "admin")
+#: Roles within one course. Staff (instructor, TA) read the course's work; only instructors
+#: change the course (roster, assignments, staff). A TA may also grant extensions.
+STUDENT, TA, INSTRUCTOR = "student", "ta", "instructor"
+COURSE_ROLES = (STUDENT, TA, INSTRUCTOR)
+STAFF_ROLES = (TA, INSTRUCTOR)
+#: Late policies: refuse after the deadline; accept and mark late; or a penalty per started
+#: day late, up to a cut-off after which submissions are refused.
+REFUSE, ACCEPT, PENALTY = "refuse", "accept", "penalty"
+LATE_POLICIES = (REFUSE, ACCEPT, PENALTY)
+#: Shape rules: "strict" (a (64,) gradient for a (1, 64) tensor is wrong) or "values" (right
+#: values after a reshape earn the points; the shape warning is still shown).
+SHAPE_STRICT, SHAPE_VALUES = "strict", "values"
+SHAPE_RULES = (SHAPE_STRICT, SHAPE_VALUES)
+#: Which submission counts: the best one, or the last one.
+BEST, LAST = "best", "last"
+COUNTED_RULES = (BEST, LAST)
 
 
 def utcnow() -> dt.datetime:
     """Return the current UTC time (naive: every backend stores it the same way)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def rule_score(score: float | None, carry_forward: float | None, values: float | None,
+               values_carry_forward: float | None, scoring: str, shape_rule: str) \
+        -> float | None:
+    """Return the stored score that counts under a scoring and a shape rule.
+
+    One definition for pages, the gradebook and exports. A score the grader did not compute
+    (a submission graded before that rule existed) falls back to the next stricter one.
+    """
+    if shape_rule == SHAPE_VALUES:
+        if scoring == CARRY_FORWARD and values_carry_forward is not None:
+            return values_carry_forward
+        if values is not None and scoring != CARRY_FORWARD:
+            return values
+    if scoring == CARRY_FORWARD and carry_forward is not None:
+        return carry_forward
+    return score
 
 
 class Users(UserMixin, db.Model):
@@ -79,9 +109,16 @@ class ApiTokens(db.Model):
 
 
 class Courses(db.Model):
+    __table_args__ = (UniqueConstraint("join_code", name="uq_courses_join_code"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     title: Mapped[str] = mapped_column(String(200), default="")
+    #: What a student types to join (register or /join); regenerating it locks out newcomers
+    #: who only had the old one. Courses created by ``user add --course`` start with their code.
+    join_code: Mapped[str | None] = mapped_column(String(40))
+    #: An archived course is read-only: nobody submits, it leaves the lists, its data stays.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     enrolments: Mapped[list[Enrolments]] = relationship(back_populates="course",
@@ -97,7 +134,11 @@ class Enrolments(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"),
                                            index=True)
+    #: STUDENT, TA or INSTRUCTOR (``COURSE_ROLES``).
     role: Mapped[str] = mapped_column(String(20), default="student")
+    #: The roster's student id (the SIS id of a Canvas gradebook) and section.
+    student_number: Mapped[str | None] = mapped_column(String(64))
+    section: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[Users] = relationship(back_populates="enrolments")
@@ -114,21 +155,55 @@ class Assignments(db.Model):
     title: Mapped[str] = mapped_column(String(200), default="")
     opens_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     deadline: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    #: "none": late submissions refused; "accept": accepted, marked late; "penalty": the score
-    #: is multiplied by (1 - late_penalty) per started day late.
-    late_policy: Mapped[str] = mapped_column(String(20), default="accept")
+    #: REFUSE, ACCEPT or PENALTY (see web.services.policy for the arithmetic).
+    late_policy: Mapped[str] = mapped_column(String(20), default=ACCEPT)
+    #: PENALTY: the fraction of the score lost per started day late (0.1 = 10 % a day).
     late_penalty: Mapped[float] = mapped_column(Float, default=0.0)
+    #: PENALTY: days after the deadline when late submissions stop being accepted (None: never).
+    cutoff_days: Mapped[int | None] = mapped_column(Integer)
     max_submissions: Mapped[int | None] = mapped_column(Integer)
     min_interval_seconds: Mapped[int] = mapped_column(Integer, default=0)
     #: STRICT or CARRY_FORWARD; both scores are stored, this picks the one that counts.
     scoring: Mapped[str] = mapped_column(String(20), default=STRICT, server_default=STRICT)
+    #: SHAPE_STRICT or SHAPE_VALUES; every submission stores the scores under both.
+    shape_rule: Mapped[str] = mapped_column(String(20), default=SHAPE_STRICT,
+                                            server_default=SHAPE_STRICT)
+    #: The exercise's maximum score, copied when the assignment is made: the gradebook and
+    #: the CLI read it without loading the exercise registry (which imports torch).
+    max_score: Mapped[float | None] = mapped_column(Float)
+    #: BEST or LAST: which submission counts in the gradebook.
+    counted: Mapped[str] = mapped_column(String(10), default=BEST, server_default=BEST)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     course: Mapped[Courses] = relationship(back_populates="assignments")
+    extensions: Mapped[list[Extensions]] = relationship(back_populates="assignment",
+                                                        cascade="all, delete-orphan")
+
+    @property
+    def label(self) -> str:
+        """Return the title, or the exercise id when the assignment has none."""
+        return self.title or self.exercise_id
+
+
+class Extensions(db.Model):
+    """A personal deadline: one student's own deadline for one assignment."""
+
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    deadline: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    assignment: Mapped[Assignments] = relationship(back_populates="extensions")
+    user: Mapped[Users] = relationship()
 
 
 class Submissions(db.Model):
-    __table_args__ = (Index("ix_submissions_status_updated_at", "status", "updated_at"),)
+    __table_args__ = (Index("ix_submissions_status_updated_at", "status", "updated_at"),
+                      Index("ix_submissions_assignment_user", "assignment_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
@@ -154,6 +229,10 @@ class Submissions(db.Model):
     score: Mapped[float | None] = mapped_column(Float)
     #: The score under error-carried-forward scoring (``score`` is the strict one).
     carry_forward_score: Mapped[float | None] = mapped_column(Float)
+    #: The two scores again under the "values" shape rule (tensors whose values are right
+    #: after a reshape earn their points); None when graded before shape rules existed.
+    values_score: Mapped[float | None] = mapped_column(Float)
+    values_carry_forward_score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
     runtime_ms: Mapped[float | None] = mapped_column(Float)
     message: Mapped[str | None] = mapped_column(Text)
@@ -171,24 +250,15 @@ class Submissions(db.Model):
         """Return how this submission counts: its assignment's scoring (strict without one)."""
         return self.assignment.scoring if self.assignment is not None else STRICT
 
-    @hybrid_property
+    @property
     def counted_score(self) -> float | None:
-        """Return the score that counts under the assignment's scoring.
-
-        One definition for pages and queries: the expression below is the same rule in SQL
-        (the course page's best score).
-        """
-        if self.scoring == CARRY_FORWARD and self.carry_forward_score is not None:
-            return self.carry_forward_score
-        return self.score
-
-    @counted_score.inplace.expression
-    @classmethod
-    def _counted_score_expression(cls):
-        scoring = select(Assignments.scoring).where(
-            Assignments.id == cls.assignment_id).scalar_subquery()
-        return case((scoring == CARRY_FORWARD, func.coalesce(cls.carry_forward_score,
-                                                             cls.score)), else_=cls.score)
+        """Return the score under the assignment's scoring and shape rule (before lateness:
+        web.services.policy applies deadlines, extensions and the late policy)."""
+        a = self.assignment
+        return rule_score(self.score, self.carry_forward_score, self.values_score,
+                          self.values_carry_forward_score,
+                          a.scoring if a is not None else STRICT,
+                          a.shape_rule if a is not None else SHAPE_STRICT)
 
     @property
     def exercise_class(self):
@@ -228,6 +298,8 @@ class TensorResults(db.Model):
     fingerprint: Mapped[str | None] = mapped_column(String(40), index=True)
     line: Mapped[int | None] = mapped_column(Integer)
     carry_forward_points: Mapped[float | None] = mapped_column(Float)
+    #: Wrong shape only: the values are right after a reshape (the "values" shape rule).
+    values_match: Mapped[bool | None] = mapped_column(Boolean)
     #: The public case's student and reference tensors (float16, zstd; see web/arrays.py),
     #: for the heatmaps; only for tensors that are not exact, and bounded in size.
     arrays: Mapped[bytes | None] = mapped_column(LargeBinary)

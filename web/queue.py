@@ -26,3 +26,14 @@ def enqueue_grading(submission_id: int) -> None:
     and the reconciler sends it again, so nothing is lost.
     """
     _client().send_task(GRADE_TASK, args=[submission_id], queue=GRADING_QUEUE)
+
+
+def live_workers(timeout: float = 1.0) -> list[dict[str, object]] | None:
+    """Return the live grading workers with their active task counts (Celery inspect), or
+    None when the broker cannot be asked. Waits up to ``timeout`` seconds for replies."""
+    try:
+        inspect = _client().control.inspect(timeout=timeout)
+        active = inspect.active() or {}
+    except Exception:  # broker down or unreachable: say "unknown", never a 500
+        return None
+    return [{"name": name, "active": len(tasks or [])} for name, tasks in sorted(active.items())]

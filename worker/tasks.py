@@ -14,7 +14,7 @@ from grader import get_exercise, grade
 from grader.registry import UnknownExercise
 from grader.result import ERROR, GradeResult
 from grader.sandbox import Sandbox, SandboxError
-from web import submissions
+from web.services import submissions
 from worker import logs
 from worker.celery_app import celery
 

@@ -69,7 +69,7 @@ def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from werkzeug.security import generate_password_hash
 
-    monkeypatch.setattr("web.accounts.generate_password_hash",
+    monkeypatch.setattr("web.services.accounts.generate_password_hash",
                         functools.partial(generate_password_hash, method="pbkdf2:sha256:1000"))
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from grader import get_exercise
 from grader.result import GRADED, WRONG, GradeResult, TensorResult
-from web.accounts import create_user, enrol, issue_token
 from web.db import db
 from web.models import Assignments, Courses, Submissions, Users
-from web.submissions import create_submission, store_result
+from web.services.accounts import create_user, enrol, issue_token
+from web.services.submissions import create_submission, store_result
 
 PASSWORD = "correct horse battery"
 
@@ -100,7 +100,7 @@ def logout(client: FlaskClient) -> None:
 
 def user(app: Flask, email: str, role: str = "student", course: str | None = "COURSE-A",
          password: str = PASSWORD) -> int:
-    """Create a user with ``web.accounts.create_user``; return its id."""
+    """Create a user with ``web.services.accounts.create_user``; return its id."""
     with app.app_context():
         return create_user(email, role, password, course).id
 

@@ -98,4 +98,4 @@ def test_registration_needs_an_existing_course_code(app) -> None:
         "email": "new@example.org", "course": "NO-SUCH", "password": PASSWORD,
         "confirm": PASSWORD, "csrf_token": csrf_token(page.data)})
     assert response.status_code == 200
-    assert "No course has this code" in text(response)
+    assert "No course has this join code" in text(response)

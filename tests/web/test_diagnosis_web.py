@@ -2,7 +2,7 @@
 instructor's strict / error-carried-forward switch on the course page.
 
 Every result here comes from the real ``grade()`` through the real sandbox on corpus files
-(graded once per module), stored with ``web.submissions.store_result`` as the worker would.
+(graded once per module), stored with ``web.services.submissions.store_result`` as the worker would.
 The scoring switch and the fingerprint analytics run on SQLite (the web tests' default) and on
 a throwaway PostgreSQL database.
 """
@@ -486,7 +486,7 @@ def test_a_student_posting_the_form_gets_403_and_nothing_changes(app, graded) ->
     for data in ({f"a{aid}-scoring": "carry_forward", f"a{aid}-csrf_token": token_},
                  {f"a{aid}-scoring": "carry_forward", "csrf_token": token_}):
         response = alice.post(scoring_url("COURSE-A", aid), data=data)
-        assert response.status_code == 403, response.data[:300]
+        assert response.status_code == 404, response.data[:300]  # staff routes: 404 to students
     assert scoring_in_db(app, aid) == "strict"
     assert alice.get(f"/submissions/{sid}/status.json").get_json()["score"] == 2.0
     # an instructor of another course is not even told the course exists

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from cli.main import main
 from tests.web.helpers import PASSWORD, csrf_token, login, logout, text, user
-from web.accounts import AccountError, normalize_email
+from web.services.accounts import AccountError, normalize_email
 
 #: (address as typed, stored form) — accepted everywhere.
 ACCEPTED = [

@@ -54,7 +54,7 @@ def test_500_is_the_friendly_page_and_is_logged(app, student_client, monkeypatch
     def broken(*_a, **_k):
         raise RuntimeError(BOOM)
 
-    monkeypatch.setattr("web.dashboard.quota", broken)
+    monkeypatch.setattr("web.views.dashboard.quota", broken)
     with caplog.at_level(logging.ERROR):
         response = client.get("/courses/COURSE-A")
     body = _assert_friendly(response, 500)

@@ -29,7 +29,7 @@ from tests.web.helpers import (
 )
 from web.api.v1.openapi import document
 from web.db import db
-from web.submissions import claim
+from web.services.submissions import claim
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

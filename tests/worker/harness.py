@@ -1,6 +1,7 @@
 """The real stack for the reliability tests: PostgreSQL/SQLite, Redis, Celery worker processes.
 
-Nothing here is mocked: submissions are created through ``web.submissions.create_submission``
+Nothing here is mocked: submissions are created through
+``web.services.submissions.create_submission``
 in this process, graded by ``celery -A worker.celery_app worker`` subprocesses (the argv of
 ``backprop worker``), and every assertion reads the database the workers wrote.
 """
@@ -359,7 +360,7 @@ class Stack:
 
     def submit(self, n: int = 1, code: str = FAST_CODE, *, enqueue: bool = True) -> list[int]:
         """Create ``n`` submissions with ``create_submission`` (row committed, task sent)."""
-        from web.submissions import create_submission
+        from web.services.submissions import create_submission
 
         with self.app.app_context():
             return [create_submission(exercise_id=EXERCISE, code=code, enqueue=enqueue).id

@@ -18,10 +18,10 @@ SETTINGS = {"SECRET_KEY": "diagnosis-worker-tests"}
 
 @pytest.mark.timeout(150)
 def test_worker_stores_root_causes_fingerprints_and_both_scores(pg_stack: Stack) -> None:
-    from web.accounts import create_user
     from web.db import db
     from web.models import Assignments, Courses, Submissions, TensorResults
-    from web.submissions import create_submission
+    from web.services.accounts import create_user
+    from web.services.submissions import create_submission
 
     worker = pg_stack.worker("diag").start()  # boots while the submissions are stored
     files = ("bug_no_1_over_n", "bug_sign_bnmeani")

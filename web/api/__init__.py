@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from web.accounts import hash_token
-from web.db import db
 from web.extensions import csrf
-from web.models import ApiTokens, utcnow
+from web.services.accounts import bearer_token
+from web.views.auth import load_user_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: no CSRF exposure
@@ -24,20 +22,19 @@ def error(status: int, message: str):
 
 @bp.before_request
 def _authenticate():
+    """Sign the request in by its token only (a browser's session cookie never reaches the
+    API: its routes are CSRF-exempt), through the pages' own request loader, so
+    ``current_user`` and web.access work here exactly as on the pages."""
     if request.endpoint in ("api.openapi", "api.exercises"):
         return None
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if bearer_token(header) is None:
         return error(401, "send an API token: Authorization: Bearer TOKEN "
                           "(get one with `backprop token EMAIL`)")
-    row = db.session.scalar(select(ApiTokens).where(
-        ApiTokens.token_hash == hash_token(token.strip())))
-    if row is None:
+    user = load_user_from_request(request)
+    if user is None:
         return error(401, "this API token is not valid")
-    row.last_used_at = utcnow()
-    db.session.commit()
-    g.api_user = row.user
+    g._login_user = user  # what flask_login.current_user returns for this request
     return None
 
 
@@ -46,4 +43,4 @@ def _http_error(exc: HTTPException):
     return error(exc.code or 500, exc.description or exc.name)
 
 
-from web.api.v1 import exercises, openapi, submissions  # noqa: E402,F401  (routes)
+from web.api.v1 import courses, exercises, openapi, submissions  # noqa: E402,F401  (routes)

@@ -76,6 +76,55 @@ def create_user(email: str, role: str = "student", password: str | None = None,
     return user
 
 
+def course_for_join_code(code: str) -> Courses | None:
+    """Return the open (not archived) course whose join code is ``code``, else None."""
+    code = (code or "").strip()
+    if not code or len(code) > 40:
+        return None
+    return db.session.scalar(select(Courses).where(Courses.join_code == code,
+                                                   Courses.archived_at.is_(None)))
+
+
+def register(email: str, password: str, join_code: str, name: str = "") \
+        -> tuple[Users, Courses]:
+    """Create a student account with a course's join code, or claim an invited one.
+
+    A roster import creates accounts without a password; registering with that address
+    claims the account (setting the password) instead of failing as "already exists".
+    """
+    course = course_for_join_code(join_code)
+    if course is None:
+        raise AccountError("No course has this join code; check it with your instructor.")
+    address = normalize_email(email)
+    user = db.session.scalar(select(Users).where(Users.email == address))
+    if user is not None and user.password_hash is not None:
+        raise AccountError(f"a user with e-mail {address} already exists; sign in instead")
+    if user is None:
+        user = Users(email=address, role="student", name=name or address.split("@")[0])
+        db.session.add(user)
+    elif name:
+        user.name = name
+    user.password_hash = generate_password_hash(password)
+    if db.session.scalar(select(Enrolments.id).where(
+            Enrolments.user_id == user.id, Enrolments.course_id == course.id)) is None:
+        db.session.add(Enrolments(user=user, course=course, role="student"))
+    db.session.commit()
+    return user, course
+
+
+def join(user: Users, join_code: str) -> tuple[Courses, bool]:
+    """Enrol ``user`` in the course with this join code; return (course, newly joined)."""
+    course = course_for_join_code(join_code)
+    if course is None:
+        raise AccountError("No course has this join code.")
+    if db.session.scalar(select(Enrolments.id).where(
+            Enrolments.user_id == user.id, Enrolments.course_id == course.id)) is not None:
+        return course, False
+    db.session.add(Enrolments(user=user, course=course, role="student"))
+    db.session.commit()
+    return course, True
+
+
 def enrol(user: Users, course_code: str, role: str = "student") -> Enrolments:
     """Enrol ``user`` in the course with this join code, creating the course if needed."""
     code = course_code.strip()
@@ -83,7 +132,7 @@ def enrol(user: Users, course_code: str, role: str = "student") -> Enrolments:
         raise AccountError("a course code is 1 to 40 characters")
     course = db.session.scalar(select(Courses).where(Courses.code == code))
     if course is None:
-        course = Courses(code=code, title=code)
+        course = Courses(code=code, title=code, join_code=code)
         db.session.add(course)
         add_default_assignments(course)
     enrolment = Enrolments(user=user, course=course, role=role)
@@ -98,7 +147,27 @@ def add_default_assignments(course: Courses) -> None:
     for exercise_id in sorted(load_exercises()):
         db.session.add(Assignments(course=course, exercise_id=exercise_id,
                                    title=get_exercise(exercise_id).title, max_submissions=20,
+                                   max_score=get_exercise(exercise_id).max_score,
                                    min_interval_seconds=10))
+
+
+def user_for_token(token: str) -> Users | None:
+    """Return the user an API token belongs to (and note its use), or None."""
+    token = (token or "").strip()
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalar(select(ApiTokens).where(ApiTokens.token_hash == hash_token(token)))
+    if row is None:
+        return None
+    row.last_used_at = utcnow()
+    db.session.commit()
+    return row.user
+
+
+def bearer_token(header: str | None) -> str | None:
+    """Return the token of an ``Authorization: Bearer TOKEN`` header, else None."""
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def issue_token(email: str, name: str = "cli") -> str:

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 
-from grader import get_exercise
-from grader.grade import MAX_SOURCE_BYTES
-from grader.result import ERROR, GradeResult, TensorResult
+from grader.result import ERROR, MAX_SOURCE_BYTES, GradeResult, TensorResult
 from web import arrays
 from web.db import db
-from web.models import DONE, QUEUED, RUNNING, Submissions, TensorResults, utcnow
+from web.models import DONE, QUEUED, RUNNING, Assignments, Submissions, TensorResults, Users, utcnow
 from web.queue import enqueue_grading
+from web.services import policy
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,8 @@ def create_submission(*, exercise_id: str, code: str, user_id: int | None = None
 
     :raise SubmissionRejected: with a clear message; nothing is stored then.
     """
+    from grader.registry import get_exercise
+
     get_exercise(exercise_id)  # UnknownExercise (a KeyError) propagates with its message
     try:
         raw = code.encode("utf-8")
@@ -115,6 +116,8 @@ def store_result(submission_id: int, result: GradeResult) -> bool:
         .where(Submissions.id == submission_id, Submissions.status != DONE)
         .values(status=DONE, finished_at=now, updated_at=now, result_status=result.status,
                 score=result.score, carry_forward_score=result.carry_forward_score,
+                values_score=result.values_score,
+                values_carry_forward_score=result.values_carry_forward_score,
                 max_score=result.max_score, runtime_ms=result.runtime_ms,
                 message=result.message, stdout=result.stdout,
                 exercise_version=result.exercise_version, result=result.to_json())
@@ -131,13 +134,15 @@ def store_result(submission_id: int, result: GradeResult) -> bool:
             got_shape=t.got_shape, failed_case=t.failed_case, message=t.message,
             diagnosis=t.diagnosis, root_cause=t.root_cause, locally_correct=t.locally_correct,
             fingerprint=t.fingerprint, line=t.line, carry_forward_points=t.carry_forward_points,
-            arrays=arrays.pack(*pair) if pair else None))
+            values_match=t.values_match, arrays=arrays.pack(*pair) if pair else None))
     db.session.commit()
     return True
 
 
 def poison_result(claim_: Claim, max_attempts: int) -> GradeResult:
     """Return the error result stored for a submission that keeps killing its worker."""
+    from grader.registry import get_exercise
+
     exercise = get_exercise(claim_.exercise_id)
     message = (f"grading this submission stopped the grading worker {max_attempts} times, so "
                "it was not run again; check it locally with `backprop check` or ask your "
@@ -205,3 +210,20 @@ def _finite(value: float | None) -> float | None:
     import math
 
     return value if value is None or math.isfinite(value) else None
+
+
+class QuotaExceeded(Exception):
+    """The student hit the assignment's cap or rate limit (HTTP 429)."""
+
+    def __init__(self, q: policy.Quota) -> None:
+        super().__init__(q.describe())
+        self.quota = q
+
+
+def submit_for(user: Users, assignment: Assignments, code: str) -> Submissions:
+    """Check the quota, then store and queue — shared by the form and the API."""
+    q = policy.quota(user, assignment)
+    if not q.allowed:
+        raise QuotaExceeded(q)
+    return create_submission(exercise_id=assignment.exercise_id, code=code, user_id=user.id,
+                             assignment_id=assignment.id)

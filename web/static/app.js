@@ -21,3 +21,27 @@
   }
   setTimeout(poll, delay);
 })();
+
+// Times: the server prints UTC; show them in the viewer's own time zone, and tell forms
+// which zone their datetime fields are typed in.
+(function () {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  for (const t of document.querySelectorAll("time[data-local]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) { t.title = t.textContent; t.textContent = fmt.format(d); }
+  }
+  for (const input of document.querySelectorAll("input[name=tz]")) {
+    if (!input.value) input.value = zone;
+  }
+  for (const span of document.querySelectorAll("[data-zone-name]")) span.textContent = zone;
+  // datetime-local fields arrive in UTC (data-utc); show them in local time, as typed.
+  const pad = (n) => String(n).padStart(2, "0");
+  for (const input of document.querySelectorAll("input[data-utc]")) {
+    const d = new Date(input.dataset.utc);
+    if (input.dataset.utc && !isNaN(d)) {
+      input.value = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+        `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    }
+  }
+})();

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from web.access import get_course, quota, teaches
+from web.access import (
+    get_course,
+    get_course_assignment,
+    get_staff_course,
+    is_instructor,
+    is_staff,
+)
 from web.db import db
 from web.forms import ScoringForm
-from web.models import CARRY_FORWARD, Assignments, Courses, Enrolments, Submissions
+from web.models import CARRY_FORWARD, Assignments, Courses, Enrolments
+from web.services.policy import counted_scores, quota
 
 bp = Blueprint("dashboard", __name__)
 
@@ -19,7 +26,8 @@ bp = Blueprint("dashboard", __name__)
 def index():
     """List the user's courses (straight to the course when there is one)."""
     courses = db.session.scalars(
-        select(Courses).join(Enrolments).where(Enrolments.user_id == current_user.id)
+        select(Courses).join(Enrolments).where(Enrolments.user_id == current_user.id,
+                                               Courses.archived_at.is_(None))
         .order_by(Courses.code)).all()
     if len(courses) == 1:
         return redirect(url_for("dashboard.course", code=courses[0].code))
@@ -33,18 +41,14 @@ def course(code: str):
     c = get_course(code)
     assignments = db.session.scalars(
         select(Assignments).where(Assignments.course_id == c.id).order_by(Assignments.id)).all()
-    best = dict(db.session.execute(
-        select(Submissions.assignment_id, func.max(Submissions.counted_score))
-        .where(Submissions.user_id == current_user.id,
-               Submissions.assignment_id.in_([a.id for a in assignments]))
-        .group_by(Submissions.assignment_id)).all())
-    rows = [(a, _exercise(a.exercise_id), best.get(a.id),
+    counted = counted_scores(list(assignments), [current_user.id])
+    rows = [(a, _exercise(a.exercise_id), counted.get((a.id, current_user.id)),
              quota(current_user, a)) for a in assignments]
-    teacher = teaches(current_user, c.id)
+    teacher = is_instructor(current_user, c.id)
     forms = {a.id: ScoringForm(formdata=None, scoring=a.scoring, prefix=f"a{a.id}")
              for a in assignments} if teacher else {}
     return render_template("dashboard/course.html", course=c, rows=rows, teacher=teacher,
-                           forms=forms)
+                           forms=forms, staff=is_staff(current_user, c.id))
 
 
 @bp.post("/courses/<code>/assignments/<int:assignment_id>/scoring")
@@ -54,12 +58,8 @@ def scoring(code: str, assignment_id: int):
 
     Both scores are stored for every submission, so switching re-ranks past work at once.
     """
-    c = get_course(code)
-    if not teaches(current_user, c.id):
-        abort(403)
-    a = db.session.get(Assignments, assignment_id)
-    if a is None or a.course_id != c.id:
-        abort(404)
+    c = get_staff_course(code, change=True)
+    a = get_course_assignment(c, assignment_id)
     form = ScoringForm(prefix=f"a{a.id}")
     if not form.validate_on_submit():
         flash("Choose strict or error-carried-forward scoring.", "error")

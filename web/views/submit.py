@@ -17,31 +17,15 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from grader import get_exercise
-from grader.grade import MAX_SOURCE_BYTES
-from web.access import Quota, get_assignment, quota
+from grader.result import MAX_SOURCE_BYTES
+from web.access import get_assignment
 from web.db import db
 from web.forms import SubmitForm
-from web.models import Assignments, Submissions, Users
-from web.submissions import SubmissionRejected, create_submission
+from web.models import Submissions
+from web.services.policy import quota
+from web.services.submissions import QuotaExceeded, SubmissionRejected, submit_for
 
 bp = Blueprint("submit", __name__)
-
-
-class QuotaExceeded(Exception):
-    """The student hit the assignment's cap or rate limit (HTTP 429)."""
-
-    def __init__(self, q: Quota) -> None:
-        super().__init__(q.describe())
-        self.quota = q
-
-
-def submit_for(user: Users, assignment: Assignments, code: str) -> Submissions:
-    """Check the quota, then store and queue — shared by the form and the API."""
-    q = quota(user, assignment)
-    if not q.allowed:
-        raise QuotaExceeded(q)
-    return create_submission(exercise_id=assignment.exercise_id, code=code, user_id=user.id,
-                             assignment_id=assignment.id)
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])

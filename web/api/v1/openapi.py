@@ -59,7 +59,40 @@ def document() -> dict[str, Any]:
                                        "scoring": {"enum": ["strict", "carry_forward"]},
                                        "counted_score": {"type": ["number", "null"]},
                                        "result": {"$ref": "#/components/schemas/Result"}}}}}},
-                    "401": _err("missing or bad token"), "404": _err("no such submission")}}},
+                    "401": _err("missing or bad token"),
+                    "404": _err("no such submission, or neither yours nor your course's")}}},
+            "/courses/{code}/submissions": {"get": {
+                "summary": "A course's submissions, for its staff (instructors and TAs)",
+                "parameters": [
+                    {"name": "code", "in": "path", "required": True,
+                     "schema": {"type": "string"}},
+                    {"name": "exercise", "in": "query", "schema": {"type": "string"}},
+                    {"name": "after", "in": "query", "description": "continue after this id",
+                     "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 5000}}],
+                "responses": {
+                    "200": {"description": "a page of submissions, oldest first", "content": {
+                        "application/json": {"schema": {
+                            "type": "object", "required": ["course", "submissions", "next"],
+                            "properties": {
+                                "course": {"type": "string"},
+                                "next": {"type": ["string", "null"]},
+                                "submissions": {"type": "array", "items": {
+                                    "type": "object",
+                                    "required": ["id", "student", "exercise", "status",
+                                                 "created_at"],
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "student": {"type": "string"},
+                                        "exercise": {"type": "string"},
+                                        "assignment": {"type": ["integer", "null"]},
+                                        "status": {"enum": ["queued", "running", "done"]},
+                                        "counted_score": {"type": ["number", "null"]},
+                                        "max_score": {"type": ["number", "null"]},
+                                        "created_at": {"type": "string"}}}}}}}}},
+                    "400": _err("bad after or limit"), "401": _err("missing or bad token"),
+                    "404": _err("no such course, or not its staff")}}},
             "/exercises": {"get": {
                 "summary": "The exercise list", "security": [],
                 "responses": {"200": {"description": "exercises", "content": {

@@ -6,13 +6,17 @@ from flask import g, jsonify, request
 from sqlalchemy import select
 
 from grader.registry import UnknownExercise
-from web.access import valid_id
+from web import access
 from web.api import bp, error
 from web.db import db
 from web.extensions import limiter
-from web.models import DONE, Assignments, Enrolments, Submissions
-from web.submissions import SubmissionRejected, create_submission
-from web.submit import QuotaExceeded, submit_for
+from web.models import DONE, Assignments, Enrolments
+from web.services.submissions import (
+    QuotaExceeded,
+    SubmissionRejected,
+    create_submission,
+    submit_for,
+)
 
 
 def _encodable(text: str) -> bool:
@@ -24,7 +28,7 @@ def _encodable(text: str) -> bool:
 
 
 def _user_key() -> str:
-    user = getattr(g, "api_user", None)
+    user = g.get("_login_user")
     return f"user:{user.id}" if user else request.remote_addr or "-"
 
 
@@ -44,7 +48,7 @@ def create():
     for field, value in (("exercise", exercise), ("code", code)):
         if "\x00" in value or not _encodable(value):
             return error(400, f'"{field}" must be valid UTF-8 text without NUL characters')
-    user = g.api_user
+    user = access.user()
     assignment = db.session.scalar(
         select(Assignments).join(Enrolments, Enrolments.course_id == Assignments.course_id)
         .where(Enrolments.user_id == user.id, Assignments.exercise_id == exercise)
@@ -67,9 +71,7 @@ def create():
 @bp.get("/submissions/<int:submission_id>")
 def show(submission_id: int):
     """Return the submission's state and, when done, the result JSON of spec §4."""
-    sub = db.session.get(Submissions, submission_id) if valid_id(submission_id) else None
-    if sub is None or sub.user_id != g.api_user.id:
-        return error(404, f"no submission {submission_id} of yours")
+    sub = access.get_submission(submission_id)
     body = {"id": sub.id, "exercise": sub.exercise_id, "status": sub.status,
             "created_at": sub.created_at.isoformat() + "Z"}
     if sub.status == DONE:
