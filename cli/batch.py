@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
 
 import click
 
-from grader.grade import MAX_SOURCE_BYTES
-from grader.text import csv_cell
+from grader.result import MAX_SOURCE_BYTES
+from grader.text import SafeCsvWriter
 
 
 def iter_submissions(source: Path) -> Iterator[tuple[str, bytes | str]]:
@@ -73,7 +71,7 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None) -> None:
         names = [g.name for g in exercise.graded]
         out = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115
         try:
-            writer = _SafeWriter(out)
+            writer = SafeCsvWriter(out)
             writer.writerow(["student", "score", "carry_forward_score", "max_score", "status",
                              "runtime_ms", "message", "root_causes", "fingerprints",
                              *[f"d{n}" for n in names], "review_flags"])
@@ -130,21 +128,6 @@ def _grade_one(exercise, code: bytes, sandbox, student: str, secret: bytes):
                            carry_forward_score=0.0, max_score=exercise.max_score,
                            message=f"grading failed ({type(exc).__name__}: {exc}); "
                                    "the other files were graded")
-
-
-class _SafeWriter:
-    """A CSV writer whose every cell goes through :func:`grader.text.csv_cell`.
-
-    Student names come from file names in a zip and messages from what a submission raised:
-    a cell like ``=cmd|' /C calc'!A0`` would run as a formula in a spreadsheet, and control
-    characters would act in a terminal showing the CSV. Numbers are written as they are.
-    """
-
-    def __init__(self, out: TextIO) -> None:
-        self._writer = csv.writer(out)
-
-    def writerow(self, row: list[Any]) -> None:
-        self._writer.writerow([csv_cell(cell) for cell in row])
 
 
 def _stderr_console():

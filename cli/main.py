@@ -106,9 +106,10 @@ def _read_source(file: Path) -> bytes:
 
 
 def _register_service_commands() -> None:
-    from cli import batch, service, submit
+    from cli import batch, course, service, submit
 
     service.register(main)
+    course.register(main)
     main.add_command(batch.batch_cmd)
     main.add_command(submit.submit_cmd)
 

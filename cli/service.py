@@ -91,7 +91,7 @@ def user_cmd() -> None:
 def user_add(email: str, role: str, password: str | None, course_code: str | None) -> None:
     """Create a user."""
     from grader.text import visible
-    from web.accounts import AccountError, create_user
+    from web.services.accounts import AccountError, create_user
 
     if password is None and sys.stdin.isatty():
         password = click.prompt("password", hide_input=True, confirmation_prompt=True,
@@ -105,48 +105,11 @@ def user_add(email: str, role: str, password: str | None, course_code: str | Non
                            + (f", enrolled in {course_code}" if course_code else "")))
 
 
-@click.group("assignment")
-def assignment_cmd() -> None:
-    """Manage a course's assignments."""
-
-
-@assignment_cmd.command("scoring")
-@click.argument("course_code", metavar="COURSE")
-@click.argument("exercise_id", metavar="EXERCISE")
-@click.argument("scoring", type=click.Choice(["strict", "carry_forward"]))
-def assignment_scoring(course_code: str, exercise_id: str, scoring: str) -> None:
-    """Set how COURSE's assignment of EXERCISE counts: strict or carry_forward.
-
-    Both scores are stored for every submission; this picks the one that counts.
-    """
-    from sqlalchemy import select
-
-    from web.db import db
-    from web.models import Assignments, Courses
-
-    with _app().app_context():
-        found = db.session.scalars(
-            select(Assignments).join(Courses).where(Courses.code == course_code,
-                                                    Assignments.exercise_id == exercise_id)
-        ).all()
-        if not found:
-            if db.session.scalar(select(Courses.id).where(Courses.code == course_code)) is None:
-                raise click.UsageError(f"no course {course_code!r} (create it with "
-                                       "`backprop user add EMAIL --course CODE`)")
-            raise click.UsageError(f"course {course_code!r} has no assignment of "
-                                   f"{exercise_id!r}")
-        for a in found:
-            a.scoring = scoring
-        db.session.commit()
-        click.echo(f"{course_code} {exercise_id}: {scoring} scoring"
-                   + (f" ({len(found)} assignments)" if len(found) > 1 else ""))
-
-
 @click.command("token")
 @click.argument("email")
 def token_cmd(email: str) -> None:
     """Print a new API token for EMAIL (shown once; only its hash is stored)."""
-    from web.accounts import AccountError, issue_token
+    from web.services.accounts import AccountError, issue_token
 
     with _app().app_context():
         try:
@@ -247,6 +210,5 @@ def serve_cmd(host: str, port: int, concurrency: int) -> None:
 
 def register(group: click.Group) -> None:
     """Add the service commands to the ``backprop`` group."""
-    for command in (db_cmd, user_cmd, assignment_cmd, token_cmd, worker_cmd, beat_cmd,
-                    serve_cmd):
+    for command in (db_cmd, user_cmd, token_cmd, worker_cmd, beat_cmd, serve_cmd):
         group.add_command(command)
