@@ -267,7 +267,7 @@ def student(new_context, service: Service) -> Student:
     page.get_by_role("link", name=re.compile("Create an account")).click()
     page.get_by_label("E-mail").fill(STUDENT[0])
     page.get_by_label("Name").fill("Ada")
-    page.get_by_label("Course code").fill(COURSE)
+    page.get_by_label("Course join code").fill(COURSE)
     page.get_by_label("Password", exact=True).fill(STUDENT[1])
     page.get_by_label("Repeat password").fill(STUDENT[1])
     page.get_by_role("button", name="Create account").click()
