@@ -8,6 +8,8 @@ no torch import: the CLI's administration commands never import torch (SPEC §7)
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 _EXPORTS = {
@@ -19,6 +21,19 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+
+class _Package(types.ModuleType):
+    """Keep ``grader.grade`` the function, as the eager imports made it: loading the submodule
+    ``grader.grade`` would otherwise set the package attribute to the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

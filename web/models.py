@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -76,6 +77,19 @@ def rule_score(score: float | None, carry_forward: float | None, values: float |
     if scoring == CARRY_FORWARD and carry_forward is not None:
         return carry_forward
     return score
+
+
+def rule_score_column(scoring: str, shape_rule: str):
+    """Return :func:`rule_score` as a SQL expression on ``submissions`` (the same rule: the
+    fallbacks are the coalesce order), so a query reads one score column, not four."""
+    s = Submissions
+    if shape_rule == SHAPE_VALUES and scoring == CARRY_FORWARD:
+        return func.coalesce(s.values_carry_forward_score, s.carry_forward_score, s.score)
+    if shape_rule == SHAPE_VALUES:
+        return func.coalesce(s.values_score, s.score)
+    if scoring == CARRY_FORWARD:
+        return func.coalesce(s.carry_forward_score, s.score)
+    return s.score
 
 
 class Users(UserMixin, db.Model):
@@ -203,7 +217,11 @@ class Extensions(db.Model):
 
 class Submissions(db.Model):
     __table_args__ = (Index("ix_submissions_status_updated_at", "status", "updated_at"),
-                      Index("ix_submissions_assignment_user", "assignment_id", "user_id"))
+                      # covering: the gradebook reads these columns of a course's graded
+                      # submissions without touching the wide rows (code, result JSON)
+                      Index("ix_submissions_gradebook", "assignment_id", "status", "user_id",
+                            "created_at", "id", "max_score", "score", "carry_forward_score",
+                            "values_score", "values_carry_forward_score"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),

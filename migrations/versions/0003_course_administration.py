@@ -58,9 +58,11 @@ def upgrade():
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('values_score', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('values_carry_forward_score', sa.Float(), nullable=True))
-        # The gradebook reads a course's submissions by assignment, then student.
-        batch_op.create_index('ix_submissions_assignment_user', ['assignment_id', 'user_id'],
-                              unique=False)
+        # The gradebook reads every graded submission of a course's assignments: a covering
+        # index answers it without touching the wide rows (code, result JSON).
+        batch_op.create_index('ix_submissions_gradebook', [
+            'assignment_id', 'status', 'user_id', 'created_at', 'id', 'max_score', 'score',
+            'carry_forward_score', 'values_score', 'values_carry_forward_score'], unique=False)
     with op.batch_alter_table('tensor_results', schema=None) as batch_op:
         batch_op.add_column(sa.Column('values_match', sa.Boolean(), nullable=True))
 
@@ -69,7 +71,7 @@ def downgrade():
     with op.batch_alter_table('tensor_results', schema=None) as batch_op:
         batch_op.drop_column('values_match')
     with op.batch_alter_table('submissions', schema=None) as batch_op:
-        batch_op.drop_index('ix_submissions_assignment_user')
+        batch_op.drop_index('ix_submissions_gradebook')
         batch_op.drop_column('values_carry_forward_score')
         batch_op.drop_column('values_score')
     with op.batch_alter_table('extensions', schema=None) as batch_op:

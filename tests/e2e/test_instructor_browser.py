@@ -16,9 +16,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import os
 import re
 import secrets
+import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +31,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import INSTRUCTOR, BrowserLog, Service
+from tests.e2e.conftest import BACKPROP, INSTRUCTOR, REPO, BrowserLog, Service
 from tests.e2e.helpers import corpus, set_editor, shot
 
 pytestmark = pytest.mark.timeout(180)
@@ -391,7 +395,6 @@ def test_per_tensor_analytics_and_csv_downloads(course, graded, staff_context):
     mistakes = page.locator("table.analytics-mistakes tbody tr")
     expect(mistakes.first).to_be_visible()
     assert mistakes.count() >= 1
-    shot(page, "staff-analytics.png")
 
     # a CSV link downloads the table
     with page.expect_download() as info:
@@ -538,3 +541,62 @@ def test_no_console_errors_or_csp_violations_on_staff_pages(course, graded, staf
     problems = (staff(browser_log.console_errors) + staff(browser_log.page_errors)
                 + staff(browser_log.csp_violations))
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------ 7. the whole backward pass
+EX1_FILES = {FORMULA: "ex1/lecture.py", SCRIPT: "ex1/bug_no_1_over_n.py",
+             GRACE: "ex1/bug_tanh_hpreact.py"}
+
+
+def _api(service: Service, method: str, path: str, token: str, body: dict | None = None):
+    request = urllib.request.Request(
+        service.url + path, method=method, data=json.dumps(body).encode() if body else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def test_ex1_analytics_shows_where_the_class_breaks(course, graded, staff_context, service):
+    """An ex1 assignment (26 tensors): the difficulty chart has a bar per tensor in backward
+    order, dlogprobs first and dC last, lower where the students' bugs bite."""
+    from grader import get_exercise
+
+    ctx = staff_context()
+    page = ctx.new_page()
+    page.goto(f"/staff/courses/{course.code}/assignments/new")
+    page.get_by_label("Exercise").select_option("makemore4/ex1")
+    page.get_by_label("Title").fill("The whole MLP")
+    page.get_by_role("button", name="Add assignment").click()
+    page.wait_for_url(f"**/staff/courses/{course.code}/assignments")
+    row = page.locator("table tbody tr").filter(has_text="The whole MLP")
+    href = row.get_by_role("link", name="Analytics").get_attribute("href")
+    # the students submit through the API with their own tokens (the CLI prints one)
+    env = {**os.environ, "BACKPROP_HOME": str(service.home)}
+    pending = []
+    for person, name in EX1_FILES.items():
+        token = subprocess.run([str(BACKPROP), "token", person.email], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=120,
+                               check=True).stdout.strip()
+        sub = _api(service, "POST", "/api/v1/submissions", token,
+                   {"exercise": "makemore4/ex1", "code": corpus(name)})
+        pending.append((sub["id"], token))
+    deadline = time.monotonic() + 90
+    for ident, token in pending:
+        while _api(service, "GET", f"/api/v1/submissions/{ident}", token)["status"] != "done":
+            assert time.monotonic() < deadline, "ex1 submissions were not graded in 90 s"
+            time.sleep(0.5)
+    page.goto(href)
+    chart = page.locator("section[aria-labelledby=difficulty] svg")
+    names = [g.name for g in get_exercise("makemore4/ex1").graded]
+    labels = chart.locator("g > text[text-anchor=end]").all_text_contents()
+    assert labels == [f"d{n}" for n in names] and labels[0] == "dlogprobs" \
+        and labels[-1] == "dC", labels
+    expect(chart.locator("rect.bar")).to_have_count(len(names))
+    # the correct file gets everything; the missing 1/n breaks dlogprobs and all below it;
+    # the tanh bug breaks dhpreact and below: the bars drop there
+    items = {r.locator("th").inner_text(): r.locator("td").first.inner_text()
+             for r in page.locator("table.analytics-items tbody tr").all()}
+    assert items["dlogprobs"] == "67 % (2/3)" and items["dh"] == "67 % (2/3)", items
+    assert items["dhpreact"] == "33 % (1/3)" and items["dC"] == "33 % (1/3)", items
+    shot(page, "staff-analytics.png")
+    ctx.close()

@@ -258,7 +258,8 @@ def test_the_openapi_document_is_valid_and_describes_the_api(app) -> None:
     # Every URL the document declares exists in the app.
     rules = {r.rule for r in app.url_map.iter_rules()}
     for path in raw["paths"]:
-        flask_path = "/api/v1" + path.replace("{id}", "<int:submission_id>")
+        flask_path = "/api/v1" + path.replace("{id}", "<int:submission_id>").replace(
+            "{code}", "<code>")
         assert flask_path in rules, path
     # The Result schema in the document is the result JSON schema of spec §4.
     result = {k: v for k, v in RESULT_SCHEMA.items() if k != "$schema"}
