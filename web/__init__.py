@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     login_manager.init_app(app)
+    _upload_limits(app)  # before CSRF: its check parses the form
     csrf.init_app(app)
     _retry_after(app)  # before the limiter: after_request runs in reverse, so ours runs last
     limiter.init_app(app)
@@ -87,6 +88,22 @@ def _show_text(app: Flask) -> None:
     """Register the ``visible`` filter and the finalize net, before the environment exists."""
     app.jinja_options = {**app.jinja_options, "finalize": _finalize}
     app.add_template_filter(visible_filter, "visible")
+
+
+#: Endpoints that take a whole roster file (≤ 2 MiB; its preview carries it back compressed):
+#: their requests may be larger than MAX_CONTENT_LENGTH, which fits a submission.
+LARGE_UPLOADS = {"staff.roster_import": 3 * 1024 * 1024, "staff.roster_apply": 3 * 1024 * 1024}
+
+
+def _upload_limits(app: Flask) -> None:
+    """Raise the request and form-field size limits for the few endpoints that need it."""
+
+    @app.before_request
+    def _raise():
+        limit = LARGE_UPLOADS.get(request.endpoint or "")
+        if limit:
+            request.max_content_length = limit
+            request.max_form_memory_size = limit
 
 
 def _retry_after(app: Flask) -> None:

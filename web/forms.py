@@ -21,6 +21,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    StopValidation,
     ValidationError,
 )
 
@@ -43,6 +44,17 @@ class UsableEmail:
             raise ValidationError(str(exc)) from None
 
 
+class Finite:
+    """Stop a number that is not finite (NaN, sNaN, infinity) before range validators, which
+    would crash on it."""
+
+    def __call__(self, form: FlaskForm, field) -> None:
+        value = field.data
+        if value is not None and hasattr(value, "is_finite") and not value.is_finite():
+            field.errors[:] = []
+            raise StopValidation("Enter a number.")
+
+
 class LoginForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), UsableEmail()])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
@@ -52,6 +64,8 @@ class RegisterForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), UsableEmail()])
     name = StringField("Name", validators=[Optional(), Length(max=120)])
     course = StringField("Course join code", validators=[DataRequired(), Length(max=40)])
+    student_id = StringField("Student ID (if your instructor listed you with one)",
+                             validators=[Optional(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
     confirm = PasswordField("Repeat password",
                             validators=[EqualTo("password", "The passwords differ.")])
@@ -115,7 +129,7 @@ class AssignmentForm(FlaskForm):
         SelectChoice("accept", "accept and mark late"),
         SelectChoice("penalty", "penalty per started day late")])
     late_penalty = DecimalField("Penalty per day (%)", places=None,
-                                validators=[Optional(), NumberRange(0, 100)])
+                                validators=[Optional(), Finite(), NumberRange(0, 100)])
     cutoff_days = IntegerField("Cut-off (days after the deadline)",
                                validators=[Optional(), NumberRange(0, 365)])
     max_submissions = IntegerField("Max submissions", validators=[Optional(),

@@ -224,6 +224,9 @@ def _register_and_submit(new_context, course: Course, person: Person, dialogs: l
     page.get_by_label("E-mail").fill(person.email)
     if person not in ROSTER:  # an invited account keeps the roster's name
         page.get_by_label("Name").fill(person.name)
+    else:  # claiming an invitation: the roster's student id proves it is theirs
+        page.get_by_label("Student ID (if your instructor listed you with one)").fill(
+            person.student_id)
     page.get_by_label("Course join code").fill(course.join_code)
     page.get_by_label("Password", exact=True).fill("correct-horse-1")
     page.get_by_label("Repeat password").fill("correct-horse-1")

@@ -187,6 +187,7 @@ def course_a(app: Flask) -> dict[str, int]:
         "bob": user(app, "bob@example.org", "student", "COURSE-A"),
         "eve": user(app, "eve@example.org", "student", "COURSE-A"),
         "carol": user(app, "carol@example.org", "student", "COURSE-B"),
+        "tina": user(app, "tina@example.org", "student", None),  # staff need an account
     }
     with app.app_context():
         c = get_course("COURSE-A")
@@ -194,7 +195,9 @@ def course_a(app: Flask) -> dict[str, int]:
             e = db.session.scalar(select(Enrolments).where(Enrolments.user_id == ids[who]))
             e.student_number, e.section = sid, section
         db.session.commit()
-        ids["tina"] = roster.add_member(c, "tina@example.org", "Tina", role="ta")[0].user_id
+        roster.add_member(c, "tina@example.org", "Tina", role="ta")
+        with pytest.raises(roster.RosterError, match="no account yet"):
+            roster.add_member(c, "ghost@example.org", role="instructor")
     return ids
 
 
@@ -259,8 +262,9 @@ def test_apply_creates_invited_accounts_enrols_and_updates_in_one_go(app, course
         assert (m["dave@example.org"].student_number, m["dave@example.org"].section) == \
             ("D4", "S3")
         assert m["carol@example.org"].claimed and m["carol@example.org"].section == "S3"
+        # alice registered: her name is hers, a roster does not rename her (the section moves)
         assert (m["alice@example.org"].name, m["alice@example.org"].student_number,
-                m["alice@example.org"].section) == ("Alice L.", "A1", "S2")
+                m["alice@example.org"].section) == ("alice", "A1", "S2")
         assert "bob@example.org" in m  # not in the file: kept
 
 
@@ -380,7 +384,7 @@ def test_members_search_section_and_one_query(app, course_a) -> None:
             {"alice@example.org", "bob@example.org"}
         assert roster.sections(c) == ["S1", "S2"]
         tina = [m for m in everyone if m.email == "tina@example.org"][0]
-        assert not tina.claimed
+        assert tina.claimed and tina.role == "ta"
 
 
 def test_an_invited_student_claims_the_account_by_registering(app, client, course_a) -> None:
@@ -389,9 +393,13 @@ def test_an_invited_student_claims_the_account_by_registering(app, client, cours
         roster.apply(c, roster.plan(c, parse(csv_bytes("dave@example.org,Dave,D4,S3"))))
         dave = db.session.scalar(select(Users.id).where(Users.email == "dave@example.org"))
     page = client.get("/register")
-    r = client.post("/register", data={
-        "email": "dave@example.org", "name": "Dave", "course": "COURSE-A",
-        "password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf_token(page.data)})
+    form = {"email": "dave@example.org", "name": "Dave", "course": "COURSE-A",
+            "password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf_token(page.data)}
+    # without the roster's student id the address is just taken (invitations stay secret)
+    for student_id in ("", "D5"):
+        refused = client.post("/register", data={**form, "student_id": student_id})
+        assert "already exists" in text(refused), student_id
+    r = client.post("/register", data={**form, "student_id": " d4 "})
     assert r.status_code == 302, visible_text(text(r))[:2000]
     with app.app_context():
         u = db.session.get(Users, dave)

@@ -109,3 +109,26 @@ def test_extension_and_archive(app: Flask, world: dict) -> None:
     _post(teacher, "/staff/courses/COURSE-A/archive", {"restore": "1"},
           page="/staff/courses/COURSE-A")
     assert _course(app, "COURSE-A").archived_at is None
+
+
+def test_queue_health_for_staff_only(app: Flask, world: dict) -> None:
+    from tests.web.helpers import assignment_id, submission
+
+    aid = assignment_id(app, "COURSE-A")
+    for _ in range(2):
+        submission(app, world["alice"], aid, "# waiting\n")  # stored, never sent: queued
+    teacher = app.test_client()
+    login(teacher, "teach-a@example.org")
+    page = teacher.get("/staff/queue").text
+    assert '<strong id="q-queued">2</strong>' in page
+    assert "oldest waiting" in page
+    # no worker listens to the test broker: the page says so rather than hanging or failing
+    assert "No worker answered" in page or "did not answer" in page
+    overview = teacher.get("/staff/courses/COURSE-A").text
+    assert '<strong id="q-queued">2</strong>' in overview
+    other = app.test_client()
+    login(other, "teach-b@example.org")
+    assert '<strong id="q-queued">0</strong>' in other.get("/staff/courses/COURSE-B").text
+    student = app.test_client()
+    login(student, "alice@example.org")
+    assert student.get("/staff/queue").status_code == 404

@@ -85,29 +85,41 @@ def course_for_join_code(code: str) -> Courses | None:
                                                    Courses.archived_at.is_(None)))
 
 
-def register(email: str, password: str, join_code: str, name: str = "") \
-        -> tuple[Users, Courses]:
+def register(email: str, password: str, join_code: str, name: str = "",
+             student_id: str = "") -> tuple[Users, Courses]:
     """Create a student account with a course's join code, or claim an invited one.
 
     A roster import creates accounts without a password; registering with that address
-    claims the account (setting the password) instead of failing as "already exists".
+    claims the account (setting the password). Nothing proves that the registrant owns the
+    address (nothing is e-mailed), so a claim must match what the roster knows: the join code
+    of the course that invited the address, and the roster's student id when it has one.
+    Otherwise the answer is the one any taken address gets, so invitations are not revealed.
     """
     course = course_for_join_code(join_code)
     if course is None:
         raise AccountError("No course has this join code; check it with your instructor.")
     address = normalize_email(email)
+    taken = AccountError(f"a user with e-mail {address} already exists; sign in instead")
     user = db.session.scalar(select(Users).where(Users.email == address))
     if user is not None and user.password_hash is not None:
-        raise AccountError(f"a user with e-mail {address} already exists; sign in instead")
+        raise taken
     if user is None:
         user = Users(email=address, role="student", name=name or address.split("@")[0])
         db.session.add(user)
-    elif name:
-        user.name = name
-    user.password_hash = generate_password_hash(password)
-    if db.session.scalar(select(Enrolments.id).where(
-            Enrolments.user_id == user.id, Enrolments.course_id == course.id)) is None:
         db.session.add(Enrolments(user=user, course=course, role="student"))
+    else:
+        roles = dict(db.session.execute(select(Enrolments.course_id, Enrolments.role).where(
+            Enrolments.user_id == user.id)).all())
+        invited = db.session.scalar(select(Enrolments).where(
+            Enrolments.user_id == user.id, Enrolments.course_id == course.id,
+            Enrolments.role == "student"))
+        expected = (invited.student_number or "").strip().casefold() if invited else ""
+        if invited is None or any(r != "student" for r in roles.values()) or \
+                (expected and (student_id or "").strip().casefold() != expected):
+            raise taken
+        if name:
+            user.name = name
+    user.password_hash = generate_password_hash(password)
     db.session.commit()
     return user, course
 

@@ -83,8 +83,10 @@ def find_course(code: str) -> Courses:
 def create_course(code: str, title: str = "", instructor: Users | None = None) -> Courses:
     """Create a course with a random join code, its instructor enrolled as such."""
     code = (code or "").strip()
-    if not code or len(code) > 40 or not set(code) <= CODE_CHARS:
-        raise AdminError("a course code is 1 to 40 letters, digits, '-', '_' or '.'")
+    if not code or len(code) > 40 or not set(code) <= CODE_CHARS \
+            or not any(c.isalnum() for c in code):
+        raise AdminError("a course code is 1 to 40 letters, digits, '-', '_' or '.', with at "
+                         "least one letter or digit")
     if db.session.scalar(select(Courses.id).where(Courses.code == code)) is not None:
         raise AdminError(f"a course {code!r} already exists")
     title = _clean_text(title, "title", 200) or code
@@ -266,6 +268,9 @@ def set_extension(a: Assignments, user: Users, deadline: dt.datetime) -> Extensi
         raise AdminError(f"{user.email} is not in course {a.course.code}")
     if not dt.datetime(2000, 1, 1) <= deadline <= dt.datetime(2200, 1, 1):
         raise AdminError("dates must lie between 2000 and 2200")
+    if a.deadline is not None and deadline < a.deadline:
+        raise AdminError(f"an extension gives more time: {deadline:%Y-%m-%d %H:%M} UTC is "
+                         f"before the assignment's deadline ({a.deadline:%Y-%m-%d %H:%M} UTC)")
     ext = db.session.scalar(select(Extensions).where(
         Extensions.assignment_id == a.id, Extensions.user_id == user.id))
     if ext is None:

@@ -436,12 +436,15 @@ def _plan(course: Courses, parsed: Parsed) -> tuple[Plan, _State]:
                                                      f"course ({enrolment.role}): the roster "
                                                      "import only manages students"))
                 continue
+            # A claimed account's name is its owner's (set when they registered, shown in
+            # every course they take): a roster renames only an invitation not yet claimed.
+            name = row.name if u.password_hash is None else None
             changed = tuple((f, old or "", new) for f, old, new in (
-                ("name", u.name, row.name),
+                ("name", u.name, name),
                 ("student_id", enrolment.student_number, row.student_id),
                 ("section", enrolment.section, row.section)) if new is not None and new != old)
             result.changes.append(Change(
-                row.line, UPDATE if changed else UNCHANGED, row.email, row.name or u.name,
+                row.line, UPDATE if changed else UNCHANGED, row.email, name or u.name,
                 row.student_id or enrolment.student_number, row.section or enrolment.section,
                 changed, u.id))
             continue
@@ -559,6 +562,12 @@ def add_member(course: Courses, email: str, name: str = "", student_id: str = ""
         if problem:
             raise RosterError(problem)
     u = db.session.scalar(select(Users).where(Users.email == address))
+    if role in STAFF_ROLES and (u is None or u.password_hash is None):
+        # Nobody checks that a registrant owns an address (nothing is e-mailed), so a staff
+        # seat is never an invitation someone else could claim: staff sign in first.
+        raise RosterError(f"{visible(address)} has no account yet: staff are added once they "
+                          "have one (they register with the join code, then you add them as "
+                          f"{role})")
     if u is not None:
         role_now = db.session.scalar(select(Enrolments.role).where(
             Enrolments.course_id == course.id, Enrolments.user_id == u.id))

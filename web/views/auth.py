@@ -86,7 +86,8 @@ def register():
     if form.validate_on_submit():
         try:
             user, course = accounts.register(form.email.data, form.password.data,
-                                             form.course.data, name=form.name.data or "")
+                                             form.course.data, name=form.name.data or "",
+                                             student_id=form.student_id.data or "")
         except AccountError as exc:
             target = form.course if "join code" in str(exc) else form.email
             target.errors.append(str(exc))

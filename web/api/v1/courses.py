@@ -22,8 +22,8 @@ def course_submissions(code: str):
     course = access.get_staff_course(code)
     args = request.args
     after, limit = args.get("after", "0"), args.get("limit", str(DEFAULT_LIMIT))
-    if not after.isdigit() or not limit.isdigit() or len(after) > 10 or len(limit) > 6 \
-            or not 1 <= int(limit) <= MAX_LIMIT:
+    if not (after + limit).isascii() or not after.isdigit() or not limit.isdigit() \
+            or len(after) > 10 or len(limit) > 6 or not 1 <= int(limit) <= MAX_LIMIT:
         return error(400, f"after must be a submission id and limit 1 to {MAX_LIMIT}")
     exercise = args.get("exercise") or None
     rows = gradebook.course_submissions(course, exercise=exercise, after=int(after),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
@@ -134,6 +134,12 @@ def extension_remove(code: str, assignment_id: int, user_id: int):
     """Withdraw a personal deadline."""
     c = access.get_staff_course(code)
     a = access.get_course_assignment(c, assignment_id)
-    if ConfirmForm().validate_on_submit() and svc.remove_extension(a, user_id):
-        flash("Extension withdrawn.", "ok")
+    if not access.valid_id(user_id):
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        try:
+            if svc.remove_extension(a, user_id):
+                flash("Extension withdrawn.", "ok")
+        except svc.AdminError as exc:
+            flash(str(exc), "error")
     return redirect(url_for("staff.extensions", code=c.code, assignment_id=a.id))

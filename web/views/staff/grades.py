@@ -15,7 +15,7 @@ PER_PAGE = 50
 
 def _int(name: str, default: int) -> int:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 7 else default
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else default
 
 
 @bp.get("/courses/<code>/grades")
