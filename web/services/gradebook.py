@@ -92,8 +92,10 @@ def students(course: Courses) -> list[Student]:
     return sorted(out, key=lambda s: (s.name.lower(), s.email))
 
 
-def load(course: Courses, user_ids: list[int] | None = None) -> Gradebook:
-    """Return the course's gradebook (all students, or only ``user_ids``)."""
+def load(course: Courses, user_ids: list[int] | None = None, *, scores: bool = True) \
+        -> Gradebook:
+    """Return the course's gradebook (all students, or only ``user_ids``); without
+    ``scores``, only its assignments and roster (see :func:`page_of`)."""
     assignments = list(db.session.scalars(
         select(Assignments).where(Assignments.course_id == course.id)
         .order_by(Assignments.deadline.is_(None), Assignments.deadline, Assignments.id)))
@@ -102,8 +104,29 @@ def load(course: Courses, user_ids: list[int] | None = None) -> Gradebook:
         wanted = set(user_ids)
         roster = [s for s in roster if s.user_id in wanted]
     # The whole class in one query is faster than an IN list of 500 ids.
-    cells = counted_scores(assignments, None if user_ids is None else user_ids)
+    cells = counted_scores(assignments, user_ids) if scores else {}
     return Gradebook(course, assignments, roster, cells)
+
+
+#: Sort keys that need no score: the grid then computes scores for the shown page only.
+ROSTER_KEYS = ("name", "email", "student_id", "section")
+
+
+def page_of(course: Courses, *, q: str = "", section: str = "", sort: str = "name",
+            desc: bool = False, page: int = 1, per_page: int = 50) -> GridPage:
+    """Return one page of the class grid.
+
+    Sorted by a roster column (the default), only the page's students get their counted
+    scores computed (two small queries); sorted by a score, the whole class is needed.
+    """
+    by_roster = sort in ROSTER_KEYS or not (sort == "total" or sort.startswith("a"))
+    book = load(course, scores=not by_roster)
+    result = grid(book, q=q, section=section, sort=sort, desc=desc, page=page,
+                  per_page=per_page)
+    if by_roster:
+        book.cells = counted_scores(book.assignments, [s.user_id for s in result.rows]) \
+            if result.rows else {}
+    return result
 
 
 @dataclass

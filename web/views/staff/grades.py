@@ -23,11 +23,11 @@ def _int(name: str, default: int) -> int:
 def grades(code: str):
     """The grid of counted scores: sortable, searchable, filterable by section, paged."""
     c = access.get_staff_course(code)
-    book = gradebook.load(c)
-    page = gradebook.grid(
-        book, q=request.args.get("q", "")[:200], section=request.args.get("section", "")[:64],
+    page = gradebook.page_of(
+        c, q=request.args.get("q", "")[:200], section=request.args.get("section", "")[:64],
         sort=request.args.get("sort", "name")[:20], desc=request.args.get("desc") == "1",
         page=_int("page", 1), per_page=_int("per_page", PER_PAGE))
+    book = page.book
     return render_template("staff/grades.html", course=c, tab="grades", page=page, book=book,
                            max_scores={a.id: gradebook.max_score(a) for a in book.assignments},
                            args=request.args)
