@@ -78,7 +78,7 @@ def column_chart(rows: Sequence[tuple[str, int]], *, chart_id: str, title: str, 
     bw = plot_w / n
     peak = max((c for _, c in rows), default=0) or 1
     longest = max((len(_short(label, 12)) for label, _ in rows), default=1)
-    every = max(1, math.ceil(n / max(1, plot_w // (7 * longest + 10))))
+    every = max(1, math.ceil(n / max(1, plot_w // (9 * longest + 14))))
     base = top + plot_h
     parts = [f'<line class="axis" x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" '
              f'{AXIS}/>',

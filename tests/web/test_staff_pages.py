@@ -105,6 +105,12 @@ def test_extension_and_archive(app: Flask, world: dict) -> None:
     student = app.test_client()
     login(student, "alice@example.org")
     assert "the course is archived" in student.get(f"/assignments/{aid}").text
+    from tests.web.helpers import token
+
+    api = app.test_client().post("/api/v1/submissions", json={
+        "exercise": "makemore4/ex1", "code": "def backward(t):\n    return {}\n"},
+        headers={"Authorization": f"Bearer {token(app, 'alice@example.org')}"})
+    assert api.status_code == 403 and "archived" in api.get_json()["error"]
     # and restored
     _post(teacher, "/staff/courses/COURSE-A/archive", {"restore": "1"},
           page="/staff/courses/COURSE-A")

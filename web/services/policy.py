@@ -43,6 +43,8 @@ from web.models import (
 )
 
 DAY = dt.timedelta(days=1)
+#: The quota's closed reason for an archived course (the API answers 403 for it, not 429).
+ARCHIVED = "the course is archived"
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,7 @@ def quota(user: Users, assignment: Assignments, now: dt.datetime | None = None) 
     closes = rules.closes_at(deadline)
     closed = late = None
     if assignment.course is not None and assignment.course.archived_at is not None:
-        closed = "the course is archived"
+        closed = ARCHIVED
     elif assignment.opens_at and now < assignment.opens_at:
         closed = f"opens {assignment.opens_at:%Y-%m-%d %H:%M} UTC"
     elif closes is not None and now > closes:

@@ -42,7 +42,8 @@ def document() -> dict[str, Any]:
                                    "properties": {"id": {"type": "integer"},
                                                   "status": {"const": "queued"}}}}}},
                     "400": _err("malformed request"), "401": _err("missing or bad token"),
-                    "404": _err("unknown exercise"), "413": _err("code too large"),
+                    "403": _err("the course is archived"), "404": _err("unknown exercise"),
+                    "413": _err("code too large"),
                     "429": _err("submission cap or rate limit reached")}}},
             "/submissions/{id}": {"get": {
                 "summary": "A submission's state and, when done, its result",

@@ -11,6 +11,7 @@ from web.api import bp, error
 from web.db import db
 from web.extensions import limiter
 from web.models import DONE, Assignments, Enrolments
+from web.services.policy import ARCHIVED
 from web.services.submissions import (
     QuotaExceeded,
     SubmissionRejected,
@@ -63,6 +64,8 @@ def create():
     except SubmissionRejected as exc:
         return error(413 if "KiB" in str(exc) else 400, str(exc))
     except QuotaExceeded as exc:
+        if exc.quota.closed_reason == ARCHIVED:  # not a limit to wait out: refused for good
+            return error(403, str(exc))
         g.retry_after = exc.quota.wait_seconds or None
         return error(429, str(exc))
     return jsonify(id=sub.id, status=sub.status), 202
