@@ -106,10 +106,11 @@ def _read_source(file: Path) -> bytes:
 
 
 def _register_service_commands() -> None:
-    from cli import batch, course, service, submit
+    from cli import batch, course, gradescope, service, submit
 
     service.register(main)
     course.register(main)
+    gradescope.register(main)
     main.add_command(batch.batch_cmd)
     main.add_command(submit.submit_cmd)
 
