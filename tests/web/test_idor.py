@@ -33,6 +33,7 @@ DENIED = (403, 404)
 COVERED_RULES = {
     "/submissions/<int:submission_id>",
     "/submissions/<int:submission_id>/status.json",
+    "/submissions/<int:submission_id>/results.json",
     "/submissions/<int:submission_id>/heatmap/<name>.png",
     "/assignments/<int:assignment_id>",
     "/assignments/<int:assignment_id>/history",
@@ -87,6 +88,8 @@ def _requests(v: Victim, own_sub: int) -> list[tuple[str, str, Callable[[Any], A
          lambda c: c.get(f"/submissions/{a}")),
         ("/submissions/<int:submission_id>/status.json", f"GET /submissions/{a}/status.json",
          lambda c: c.get(f"/submissions/{a}/status.json")),
+        ("/submissions/<int:submission_id>/results.json", f"GET /submissions/{a}/results.json",
+         lambda c: c.get(f"/submissions/{a}/results.json")),
         ("/submissions/<int:submission_id>/heatmap/<name>.png",
          f"GET /submissions/{a}/heatmap/logits.png",
          lambda c: c.get(f"/submissions/{a}/heatmap/logits.png")),

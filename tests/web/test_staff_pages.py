@@ -138,3 +138,21 @@ def test_queue_health_for_staff_only(app: Flask, world: dict) -> None:
     student = app.test_client()
     login(student, "alice@example.org")
     assert student.get("/staff/queue").status_code == 404
+
+
+def test_results_json_download_for_owner_and_staff(app: Flask, world: dict) -> None:
+    from tests.web.helpers import assignment_id, submission, wrong_result
+
+    aid = assignment_id(app, "COURSE-A")
+    done = submission(app, world["alice"], aid, "# mine\n", result=wrong_result())
+    waiting = submission(app, world["alice"], aid, "# queued\n")
+    for who in ("alice@example.org", "teach-a@example.org"):
+        c = app.test_client()
+        login(c, who)
+        r = c.get(f"/submissions/{done}/results.json")
+        assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+        assert r.get_json()["exercise"] == "makemore4/ex2" and r.get_json()["tensors"]
+        assert c.get(f"/submissions/{waiting}/results.json").status_code == 404
+    page = app.test_client()
+    login(page, "alice@example.org")
+    assert f"/submissions/{done}/results.json" in page.get(f"/submissions/{done}").text

@@ -56,6 +56,19 @@ def status(submission_id: int):
                    max_score=sub.max_score, scoring=sub.scoring)
 
 
+@bp.get("/submissions/<int:submission_id>/results.json")
+@login_required
+def results_json(submission_id: int):
+    """Download the submission's result JSON (spec §4) as a file."""
+    sub = get_submission(submission_id)
+    if sub.status != DONE or sub.result is None:
+        abort(404, "this submission has no result yet")
+    response = jsonify(sub.result)
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="submission-{sub.id}-results.json"'
+    return response
+
+
 @bp.get("/submissions/<int:submission_id>/heatmap/<name>.png")
 @login_required
 def heatmap(submission_id: int, name: str):
