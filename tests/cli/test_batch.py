@@ -74,3 +74,31 @@ def test_csv_carries_both_scores_and_root_causes(tmp_path: Path) -> None:
     assert float(rows["fred"]["carry_forward_score"]) == float(rows["fred"]["score"]) == 25.0
     assert rows["gina"]["root_causes"] == rows["gina"]["fingerprints"] == ""
     assert float(rows["gina"]["carry_forward_score"]) == float(rows["gina"]["score"]) == 26.0
+
+
+def test_parallel_sandboxes_give_the_same_csv_and_diagnosis_can_be_skipped(
+        tmp_path: Path) -> None:
+    """-j 2 grades side by side in two sandboxes: the same rows, in the files' order, as one
+    sandbox; --no-diagnosis leaves root causes, fingerprints and carry-forward empty."""
+    ex1 = CORPUS.parent / "ex1"
+    files = ["bug_no_1_over_n.py", "lecture.py", "bug_transpose_dW2.py", "fused.py",
+             "bug_sign_bnmeani.py"]
+    for i, name in enumerate(files):
+        (tmp_path / f"s{i}.py").write_text((ex1 / name).read_text())
+    one = run(str(tmp_path), "-e", "makemore4/ex1", "-j", "1")
+    two = run(str(tmp_path), "-e", "makemore4/ex1", "-j", "2")
+    assert one.returncode == two.returncode == 0, one.stderr + two.stderr
+
+    def rows(out: str) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "runtime_ms"}
+                for r in csv.DictReader(io.StringIO(out))]
+
+    assert rows(one.stdout) == rows(two.stdout)
+    assert [r["student"] for r in rows(two.stdout)] == [f"s{i}" for i in range(len(files))]
+    quick = run(str(tmp_path), "-e", "makemore4/ex1", "--no-diagnosis")
+    assert quick.returncode == 0, quick.stderr
+    fast = rows(quick.stdout)
+    assert [r["score"] for r in fast] == [r["score"] for r in rows(one.stdout)]
+    assert all(r["root_causes"] == r["fingerprints"] == r["carry_forward_score"] == ""
+               for r in fast)
+    assert any(r["root_causes"] for r in rows(one.stdout))
