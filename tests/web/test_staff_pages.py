@@ -156,3 +156,23 @@ def test_results_json_download_for_owner_and_staff(app: Flask, world: dict) -> N
     page = app.test_client()
     login(page, "alice@example.org")
     assert f"/submissions/{done}/results.json" in page.get(f"/submissions/{done}").text
+
+
+def test_a_student_sees_their_place_in_the_queue(app: Flask, world: dict) -> None:
+    from tests.web.helpers import assignment_id, submission, wrong_result
+
+    aid = assignment_id(app, "COURSE-A")
+    first = submission(app, world["bob"], aid, "# bob's\n")
+    mine = submission(app, world["alice"], aid, "# alice's\n")
+    graded = submission(app, world["alice"], aid, "# done\n", result=wrong_result())
+    alice = app.test_client()
+    login(alice, "alice@example.org")
+    assert alice.get(f"/submissions/{mine}/status.json").get_json()["position"] == 2
+    assert "number 2 in the queue" in alice.get(f"/submissions/{mine}").text
+    assert alice.get(f"/submissions/{graded}/status.json").get_json()["position"] is None
+    with app.app_context():
+        from web.models import Submissions
+
+        db.session.get(Submissions, first).status = "running"
+        db.session.commit()
+    assert alice.get(f"/submissions/{mine}/status.json").get_json()["position"] == 1

@@ -56,3 +56,16 @@ def health(course_id: int | None = None, ask_workers: bool = True,
                        db.session.scalar(failed) or 0, oldest,
                        None if oldest is None else int((now - oldest).total_seconds()),
                        workers)
+
+
+def position(submission: Submissions) -> int | None:
+    """Return a queued submission's place in the queue (1 = next), else None.
+
+    Submissions are graded oldest first, so its place is one plus the queued submissions
+    sent before it (one indexed count).
+    """
+    if submission.status != QUEUED:
+        return None
+    ahead = db.session.scalar(select(func.count()).select_from(Submissions).where(
+        Submissions.status == QUEUED, Submissions.id < submission.id)) or 0
+    return ahead + 1

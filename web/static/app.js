@@ -13,6 +13,8 @@
         const state = await response.json();
         badge.textContent = state.status;
         badge.className = "badge " + state.status;
+        const place = live.querySelector(".position");
+        if (place) place.textContent = state.position ? `number ${state.position} in the queue; ` : "";
         if (state.status === "done") { window.location.reload(); return; }
       }
     } catch (e) { /* network hiccup: keep polling */ }

@@ -15,6 +15,7 @@ from web import heatmaps
 from web.access import get_assignment, get_submission, teaches
 from web.db import db
 from web.models import CARRY_FORWARD, DONE, Submissions, TensorResults
+from web.services import queue_health
 
 bp = Blueprint("results", __name__)
 
@@ -34,7 +35,7 @@ def submission(submission_id: int):
                            problems=problems, inherited=inherited,
                            carry_forward=sub.scoring == CARRY_FORWARD,
                            checks=(sub.result or {}).get("checks", []),
-                           review=review_flags(sub))
+                           review=review_flags(sub), position=queue_health.position(sub))
 
 
 def review_flags(sub: Submissions) -> list[dict]:
@@ -53,7 +54,8 @@ def status(submission_id: int):
     """Return the submission's state, polled by the page (no manual reload)."""
     sub = get_submission(submission_id)
     return jsonify(id=sub.id, status=sub.status, score=sub.counted_score,
-                   max_score=sub.max_score, scoring=sub.scoring)
+                   max_score=sub.max_score, scoring=sub.scoring,
+                   position=queue_health.position(sub))
 
 
 @bp.get("/submissions/<int:submission_id>/results.json")
