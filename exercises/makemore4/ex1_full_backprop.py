@@ -20,7 +20,7 @@ GRADED = (
 class FullBackprop(Exercise):
     id = "makemore4/ex1"
     title = "Backprop through the whole MLP, step by step"
-    version = 1
+    version = 2  # 2: degenerate batches (identical contexts) are drawn again
     description = """\
 Write the gradient of the loss with respect to **every** intermediate tensor of the forward
 pass, by hand, in backward order — exactly as in the lecture. `t` holds the whole forward pass

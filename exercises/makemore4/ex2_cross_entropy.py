@@ -12,7 +12,7 @@ from grader.exercise import Case, Exercise
 class CrossEntropy(Exercise):
     id = "makemore4/ex2"
     title = "Cross-entropy backward in one formula"
-    version = 1
+    version = 2  # 2: degenerate batches (identical contexts) are drawn again
     description = """\
 `loss = F.cross_entropy(logits, Yb)`. Skip the eight atomic steps of exercise 1: derive
 `dlogits` analytically and write it as one expression. `t` holds `logits`, `Yb`, `n` and

@@ -14,7 +14,7 @@ from grader.exercise import Case, Exercise
 class BatchNorm(Exercise):
     id = "makemore4/ex3"
     title = "Batchnorm backward in one formula"
-    version = 1
+    version = 2  # 2: degenerate batches (identical contexts) are drawn again
     description = """\
 Given the upstream gradient `t.dhpreact`, write `dhprebn` as one expression (the lecture's
 "bessel-corrected" batchnorm: the variance divides by `n - 1`). `t` holds `hprebn`, `bngain`,

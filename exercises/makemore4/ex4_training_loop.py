@@ -32,7 +32,7 @@ TRAINING_POINTS = 1.0
 class TrainingLoop(Exercise):
     id = "makemore4/ex4"
     title = "Parameter gradients that train the network"
-    version = 1
+    version = 2  # 2: degenerate batches (identical contexts) are drawn again
     description = f"""\
 Compute the gradients of the 7 parameters — `C`, `W1`, `b1`, `W2`, `b2`, `bngain`, `bnbias` —
 any way you like without autograd (the fused cross-entropy and batchnorm formulas of exercises
