@@ -423,7 +423,7 @@ def test_switching_one_course_leaves_the_other_alone(app, graded) -> None:
     carol = signed_in(app, "carol@example.org")
     assert carol.get(f"/submissions/{carol_sid}/status.json").get_json() == {
         "id": carol_sid, "status": "done", "score": 2.0, "max_score": 26.0,
-        "scoring": "strict"}
+        "scoring": "strict", "position": None}
     # an instructor cannot reach another course's assignment through their own course's URL
     teacher = signed_in(app, "teach-a@example.org")
     token_, _ = scoring_form(teacher, "COURSE-A", a_aid)
