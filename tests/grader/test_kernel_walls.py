@@ -59,8 +59,19 @@ def test_seccomp_one_thread_one_process_signals_to_itself() -> None:
     parent = os.getpid()
 
     def body() -> dict:
-        before = {"thread": attempt(lambda: _thread.start_new_thread(lambda: None, ())),
-                  "threads": seccomp.thread_counter()()}
+        import threading
+        import time
+
+        control = threading.Thread(target=lambda: None)
+        before = {"thread": attempt(control.start), "threads": seccomp.thread_counter()()}
+        control.join()
+        # join() returns before the kernel has reaped the thread: wait (bounded) until it
+        # is gone, so the count after the filter is the filter's doing, not a race.
+        count = seccomp.thread_counter()
+        for _ in range(1000):
+            if count() == 1:
+                break
+            time.sleep(0.01)
         seccomp.install()
         return {**before,
                 "thread_after": attempt(lambda: _thread.start_new_thread(lambda: None, ())),
