@@ -55,7 +55,7 @@ for _p in (ROOT, ROOT / "bench"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from grade_bench import load_backward  # noqa: E402  (bench/ is on sys.path just above)
+from grade_bench import judge_outputs, load_backward  # noqa: E402  (bench/ is on sys.path just above)
 
 EXERCISE = "makemore4/ex1"
 CORPUS = ROOT / "tests" / "corpus" / "makemore4" / "ex1"
@@ -75,28 +75,21 @@ def grade_file_in_process(exercise, backward, student: str, secret: bytes) -> fl
     """
     import torch
 
-    from grader.judge import Unusable, combine, compare
-    from grader.result import MISSING
     from grader.sandbox.child import Namespace
 
-    diffs: dict[str, list] = {g.name: [] for g in exercise.graded}
-    for case in exercise.cases(student, secret):
-        fwd = exercise.forward(case)
-        inputs = exercise.student_inputs(fwd)
-        ref = exercise.reference(fwd)
-        try:
-            with torch.no_grad():
-                out = backward(Namespace(inputs))
-        except Exception as exc:  # noqa: BLE001 — a buggy corpus file may raise
-            out = exc
-        for g in exercise.graded:
-            rtol, atol = exercise.tolerances(g)
-            got = out.get(g.name) if isinstance(out, dict) else None
-            if got is None:
-                got = Unusable(MISSING, "missing")
-            diffs[g.name].append((case, compare(g.name, ref[g.name], got, rtol=rtol,
-                                                atol=atol)))
-    return sum(combine(diffs[g.name], g.points).points for g in exercise.graded)
+    def runs():
+        for case in exercise.cases(student, secret):
+            fwd = exercise.forward(case)
+            inputs = exercise.student_inputs(fwd)
+            ref = exercise.reference(fwd)
+            try:
+                with torch.no_grad():
+                    out = backward(Namespace(inputs))
+            except Exception as exc:  # noqa: BLE001 — a buggy corpus file may raise
+                out = exc
+            yield case, ref, out
+
+    return judge_outputs(exercise, runs())
 
 
 def in_process_rate(exercise, backwards: list, seconds: float) -> dict[str, Any]:

@@ -53,14 +53,25 @@ def grade_in_process(exercise, backward, prepared) -> float:
     """Run ``backward`` on every prepared case and compare; return the score (no sandbox)."""
     import torch
 
-    from grader.judge import Unusable, combine, compare
-    from grader.result import MISSING
     from grader.sandbox.child import Namespace
 
+    def runs():
+        for case, inputs, ref in prepared:
+            with torch.no_grad():
+                yield case, ref, backward(Namespace(inputs))
+
+    return judge_outputs(exercise, runs())
+
+
+def judge_outputs(exercise, runs) -> float:
+    """Compare each ``(case, reference, backward's output)`` and return the score, as the
+    grader does: :func:`grader.judge.compare` per tensor and case, then ``combine``. An
+    output that is not a dict (e.g. the exception a buggy file raised) counts as missing."""
+    from grader.judge import Unusable, combine, compare
+    from grader.result import MISSING
+
     diffs: dict[str, list] = {g.name: [] for g in exercise.graded}
-    for case, inputs, ref in prepared:
-        with torch.no_grad():
-            out = backward(Namespace(inputs))
+    for case, ref, out in runs:
         for g in exercise.graded:
             rtol, atol = exercise.tolerances(g)
             got = out.get(g.name) if isinstance(out, dict) else None
