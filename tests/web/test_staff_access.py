@@ -107,6 +107,15 @@ def _signed_in(app: Flask, email: str):
     return client, token(app, email)
 
 
+def _assert_course_a_unchanged(app: Flask) -> None:
+    """Nothing the denied requests sent (a new title, an archive) reached COURSE-A."""
+    with app.app_context():
+        from web.models import Courses
+
+        course = db.session.query(Courses).filter_by(code="COURSE-A").one()
+        assert course.title != "pwned" and course.archived_at is None
+
+
 def test_every_staff_route_is_in_the_table(app: Flask) -> None:
     rules = {r.rule for r in app.url_map.iter_rules()
              if r.rule.startswith(("/staff/courses/", "/api/v1/courses/"))}
@@ -136,12 +145,7 @@ def test_students_and_other_courses_staff_get_404(app: Flask, staff_world: dict,
         response = _call(client, route, staff_world, api_token)
         assert response.status_code == 404, (who, route.rule, response.status_code)
         assert b"alice's code" not in response.data
-    # nothing changed on the way
-    with app.app_context():
-        from web.models import Courses
-
-        course = db.session.query(Courses).filter_by(code="COURSE-A").one()
-        assert course.title != "pwned" and course.archived_at is None
+    _assert_course_a_unchanged(app)
 
 
 def test_a_ta_reads_but_does_not_change(app: Flask, staff_world: dict) -> None:
@@ -152,11 +156,7 @@ def test_a_ta_reads_but_does_not_change(app: Flask, staff_world: dict) -> None:
             assert response.status_code == 403, (route.rule, response.status_code)
         else:
             assert response.status_code in (200, 302), (route.rule, response.status_code)
-    with app.app_context():
-        from web.models import Courses
-
-        course = db.session.query(Courses).filter_by(code="COURSE-A").one()
-        assert course.title != "pwned" and course.archived_at is None
+    _assert_course_a_unchanged(app)
 
 
 def test_the_instructor_reads_every_page(app: Flask, staff_world: dict) -> None:
