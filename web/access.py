@@ -67,10 +67,6 @@ def is_instructor(u: Users, course_id: int) -> bool:
     return course_role(u, course_id) == INSTRUCTOR
 
 
-#: The older name: "teaches" meant "may read the course's work".
-teaches = is_staff
-
-
 def staff_courses(u: Users, include_archived: bool = False) -> list[tuple[Courses, str]]:
     """Return the courses ``u`` is staff of, with the role (every course for an admin)."""
     if u.role == "admin":

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from grader.text import visible
 from web import heatmaps
-from web.access import get_assignment, get_submission, teaches
+from web.access import get_assignment, get_submission, is_staff
 from web.db import db
 from web.models import CARRY_FORWARD, DONE, Submissions, TensorResults
 from web.services import queue_health
@@ -40,10 +40,10 @@ def submission(submission_id: int):
 
 def review_flags(sub: Submissions) -> list[dict]:
     """Return the result's flags for review (e.g. ``possibly_numerical``) when the viewer
-    teaches the submission's course: they are for an instructor's judgement, not a verdict
+    is staff of the submission's course: they are for an instructor's judgement, not a verdict
     shown to the student (no points depend on them)."""
     flags = (sub.result or {}).get("review_flags") or []
-    if not flags or sub.assignment is None or not teaches(current_user, sub.assignment.course_id):
+    if not flags or sub.assignment is None or not is_staff(current_user, sub.assignment.course_id):
         return []
     return [f for f in flags if isinstance(f, dict) and isinstance(f.get("message"), str)]
 
