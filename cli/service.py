@@ -119,9 +119,11 @@ def token_cmd(email: str) -> None:
 
 
 def _celery_argv(concurrency: int, beat: bool) -> list[str]:
+    from web.models import WORKER_QUEUES
+
     argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
             "--pool", "prefork", "--concurrency", str(concurrency),
-            "--queues", "grading,maintenance", "--hostname", "backprop@%h", "--loglevel", "INFO"]
+            "--queues", ",".join(WORKER_QUEUES), "--hostname", "backprop@%h", "--loglevel", "INFO"]
     if beat:
         argv += ["--beat", "--schedule", str(instance.home() / "celerybeat-schedule")]
     return argv

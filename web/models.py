@@ -1,9 +1,10 @@
-"""The data model: users, courses, assignments, submissions and their per-tensor results.
+"""The data model: users, courses, assignments, submissions, their gradings and per-tensor
+results, batch uploads and regrades.
 
 Plural table names, ``id`` first, ``ondelete="CASCADE"`` on children (CTFd's conventions).
-A submission row is the unit of work: it is committed *before* its grading task is sent, the
-task takes only its id, and its ``status`` (queued → running → done) is what the reconciler
-watches so no submission is ever stranded.
+A submission is what a student sent; a grading is one run of an exercise version over it and
+the unit of work: committed *before* its task is sent, the task takes only its id, and its
+``status`` (queued → running → done) is what the reconciler watches, so nothing is stranded.
 """
 
 from __future__ import annotations
@@ -30,8 +31,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from web.db import db
 
-#: Submission states.
+#: Grading states (a submission shows its current grading's).
 QUEUED, RUNNING, DONE = "queued", "running", "done"
+#: Why a grading ran. A student's own submission goes to the live queue; batch uploads and
+#: regrades go to the bulk queue, which workers take only when no live work waits.
+SUBMITTED, BATCH, REGRADE = "submitted", "batch", "regrade"
+LIVE_QUEUE, BULK_QUEUE = "grading", "bulk"
+#: The queues a worker consumes, in this order: with the broker's "priority" queue order it
+#: takes bulk work only when no live submission and no reconciler run waits.
+WORKER_QUEUES = (LIVE_QUEUE, "maintenance", BULK_QUEUE)
+#: Regrade states.
+PENDING, APPLIED, DISCARDED = "pending", "applied", "discarded"
+#: What became of a batch file.
+FILE_SUBMITTED, FILE_UNMATCHED, FILE_AMBIGUOUS, FILE_DUPLICATE, FILE_REFUSED = (
+    "submitted", "unmatched", "ambiguous", "duplicate", "refused")
 #: How an assignment counts a submission: "strict" (a tensor must match autograd) or
 #: "carry_forward" (a tensor earns its points when it is right given the student's own
 #: upstream gradients — exam markers' "error carried forward").
@@ -54,6 +67,12 @@ SHAPE_RULES = (SHAPE_STRICT, SHAPE_VALUES)
 #: Which submission counts: the best one, or the last one.
 BEST, LAST = "best", "last"
 COUNTED_RULES = (BEST, LAST)
+
+
+def queue_for(reason: str) -> str:
+    """Return the Celery queue of a grading run for ``reason``: a student's own submission
+    is live work, which never waits behind a batch or a regrade."""
+    return LIVE_QUEUE if reason == SUBMITTED else BULK_QUEUE
 
 
 def utcnow() -> dt.datetime:
@@ -216,12 +235,21 @@ class Extensions(db.Model):
 
 
 class Submissions(db.Model):
+    """What a student sent: the code, who, for which assignment. Each run of an exercise
+    over it is a :class:`Gradings` row; ``current_grading`` is the one that counts.
+
+    ``status`` and the score columns mirror the current grading (written only by
+    ``web.services.gradings``, in the transaction that changes it): the gradebook's covering
+    index reads a course's counted scores without joining the wide grading rows.
+    """
+
     __table_args__ = (Index("ix_submissions_status_updated_at", "status", "updated_at"),
                       # covering: the gradebook reads these columns of a course's graded
                       # submissions without touching the wide rows (code, result JSON)
                       Index("ix_submissions_gradebook", "assignment_id", "status", "user_id",
                             "created_at", "id", "max_score", "score", "carry_forward_score",
-                            "values_score", "values_carry_forward_score"))
+                            "values_score", "values_carry_forward_score"),
+                      Index("ix_submissions_dedupe", "assignment_id", "user_id", "code_sha256"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
@@ -232,17 +260,17 @@ class Submissions(db.Model):
     exercise_id: Mapped[str] = mapped_column(String(100))
     code: Mapped[str] = mapped_column(Text)
     code_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(20), default=QUEUED)
+    #: The grading whose result the student sees and the gradebook counts.
+    current_grading_id: Mapped[int | None] = mapped_column(
+        ForeignKey("gradings.id", ondelete="SET NULL", use_alter=True))
+    #: The staff batch upload this came from (None: the student sent it) and its file name.
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL"), index=True)
+    source_name: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The current grading's state and scores (see the class docstring).
+    status: Mapped[str] = mapped_column(String(20), default=QUEUED)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    #: Grading attempts started; a poison pill stops at GRADING_MAX_ATTEMPTS.
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    #: How many times the reconciler had to requeue it (lost message, dead worker).
-    requeues: Mapped[int] = mapped_column(Integer, default=0)
-    worker: Mapped[str | None] = mapped_column(String(200))
-    exercise_version: Mapped[int | None] = mapped_column(Integer)
     result_status: Mapped[str | None] = mapped_column(String(20))
     score: Mapped[float | None] = mapped_column(Float)
     #: The score under error-carried-forward scoring (``score`` is the strict one).
@@ -252,16 +280,33 @@ class Submissions(db.Model):
     values_score: Mapped[float | None] = mapped_column(Float)
     values_carry_forward_score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
-    runtime_ms: Mapped[float | None] = mapped_column(Float)
-    message: Mapped[str | None] = mapped_column(Text)
-    stdout: Mapped[str | None] = mapped_column(Text)
-    #: The whole result JSON of spec §4, as served by the API.
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     assignment: Mapped[Assignments | None] = relationship()
+    current_grading: Mapped[Gradings | None] = relationship(
+        foreign_keys=[current_grading_id], post_update=True)
+    gradings: Mapped[list[Gradings]] = relationship(
+        back_populates="submission", foreign_keys="Gradings.submission_id",
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Gradings.id")
+    #: The current grading's tensors (read-only: they belong to the grading).
     results: Mapped[list[TensorResults]] = relationship(
-        back_populates="submission", cascade="all, delete-orphan",
-        order_by="TensorResults.position")
+        primaryjoin="Submissions.current_grading_id == foreign(TensorResults.grading_id)",
+        viewonly=True, order_by="TensorResults.position")
+
+    def _run(self, field: str, default: Any = None) -> Any:
+        g = self.current_grading
+        return default if g is None else getattr(g, field)
+
+    # The current grading's run, read through the submission (pages, API, CLI).
+    result = property(lambda self: self._run("result"))
+    message = property(lambda self: self._run("message"))
+    stdout = property(lambda self: self._run("stdout"))
+    runtime_ms = property(lambda self: self._run("runtime_ms"))
+    exercise_version = property(lambda self: self._run("exercise_version"))
+    worker = property(lambda self: self._run("worker"))
+    attempts = property(lambda self: self._run("attempts", 0))
+    requeues = property(lambda self: self._run("requeues", 0))
+    started_at = property(lambda self: self._run("started_at"))
+    finished_at = property(lambda self: self._run("finished_at"))
 
     @property
     def scoring(self) -> str:
@@ -289,14 +334,129 @@ class Submissions(db.Model):
         return f"<Submissions {self.id} {self.exercise_id} {self.status}>"
 
 
-class TensorResults(db.Model):
-    """One graded tensor of one submission: every field of the result JSON's tensor entry."""
+class Gradings(db.Model):
+    """One run of one exercise version over one submission: the unit of work.
 
-    __table_args__ = (UniqueConstraint("submission_id", "name"),)
+    It is committed *before* its task is sent, the task takes only its id, and its
+    ``status`` (queued → running → done) is what the reconciler watches, so no grading is
+    ever stranded. Old gradings stay: a regrade adds new ones and the instructor chooses.
+    """
+
+    __table_args__ = (Index("ix_gradings_status_updated_at", "status", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    #: SUBMITTED, BATCH or REGRADE: why it ran (and, with it, its queue).
+    reason: Mapped[str] = mapped_column(String(20), default=SUBMITTED,
+                                        server_default=SUBMITTED)
+    regrade_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regrades.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=QUEUED)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: Grading attempts started; a poison pill stops at GRADING_MAX_ATTEMPTS.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: How many times the reconciler had to requeue it (lost message, dead worker).
+    requeues: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    exercise_version: Mapped[int | None] = mapped_column(Integer)
+    result_status: Mapped[str | None] = mapped_column(String(20))
+    score: Mapped[float | None] = mapped_column(Float)
+    carry_forward_score: Mapped[float | None] = mapped_column(Float)
+    values_score: Mapped[float | None] = mapped_column(Float)
+    values_carry_forward_score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    runtime_ms: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str | None] = mapped_column(Text)
+    stdout: Mapped[str | None] = mapped_column(Text)
+    #: The whole result JSON of spec §4, as served by the API.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    submission: Mapped[Submissions] = relationship(back_populates="gradings",
+                                                   foreign_keys=[submission_id])
+    results: Mapped[list[TensorResults]] = relationship(
+        back_populates="grading", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="TensorResults.position")
+
+    @property
+    def queue(self) -> str:
+        """Return the Celery queue this grading goes to."""
+        return queue_for(self.reason)
+
+    def __repr__(self) -> str:
+        return f"<Gradings {self.id} of {self.submission_id} {self.reason} {self.status}>"
+
+
+class Batches(db.Model):
+    """A staff upload of many students' files for one assignment (zip, folder or API)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    layout: Mapped[str] = mapped_column(String(20), default="plain")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    assignment: Mapped[Assignments] = relationship()
+    files: Mapped[list[BatchFiles]] = relationship(
+        back_populates="batch", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="BatchFiles.id")
+
+
+class BatchFiles(db.Model):
+    """One file of a batch and what became of it: a submission, or why not (unmatched,
+    ambiguous, a duplicate of an earlier upload, unreadable) for the instructor to settle."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"),
+                                          index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    #: FILE_* below.
+    status: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+    #: Unmatched/ambiguous files keep their code until the instructor assigns them.
+    code: Mapped[str | None] = mapped_column(Text)
+    #: Roster candidates of an ambiguous file (user ids).
+    candidates: Mapped[list[int] | None] = mapped_column(JSON)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"))
+
+    batch: Mapped[Batches] = relationship(back_populates="files")
+    user: Mapped[Users | None] = relationship()
+
+
+class Regrades(db.Model):
+    """A regrade: new gradings of some submissions with the current exercise version, kept
+    apart until the instructor has seen what changed and applies (or discards) them."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: What was asked: "assignment", "student:<email>" or "submission:<id>".
+    scope: Mapped[str] = mapped_column(String(300))
+    #: PENDING until applied or discarded.
+    state: Mapped[str] = mapped_column(String(20), default=PENDING)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    assignment: Mapped[Assignments] = relationship()
+    gradings: Mapped[list[Gradings]] = relationship(order_by="Gradings.submission_id")
+
+
+class TensorResults(db.Model):
+    """One graded tensor of one grading: every field of the result JSON's tensor entry."""
+
+    __table_args__ = (UniqueConstraint("grading_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grading_id: Mapped[int] = mapped_column(
+        ForeignKey("gradings.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20))
@@ -322,4 +482,4 @@ class TensorResults(db.Model):
     #: for the heatmaps; only for tensors that are not exact, and bounded in size.
     arrays: Mapped[bytes | None] = mapped_column(LargeBinary)
 
-    submission: Mapped[Submissions] = relationship(back_populates="results")
+    grading: Mapped[Gradings] = relationship(back_populates="results")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from celery import Celery
 from flask import current_app
 
-GRADE_TASK = "worker.tasks.grade_submission"
-GRADING_QUEUE = "grading"
+from web.models import LIVE_QUEUE
+
+GRADE_TASK = "worker.tasks.grade"
 
 _clients: dict[str, Celery] = {}
 
@@ -19,13 +20,13 @@ def _client() -> Celery:
     return _clients[url]
 
 
-def enqueue_grading(submission_id: int) -> None:
-    """Send the grading task for a submission that is already committed.
+def enqueue_grading(grading_id: int, queue: str = LIVE_QUEUE) -> None:
+    """Send the task of a grading that is already committed, on its queue (live or bulk).
 
-    Raises when the broker is unreachable; the submission stays ``queued`` in the database
+    Raises when the broker is unreachable; the grading stays ``queued`` in the database
     and the reconciler sends it again, so nothing is lost.
     """
-    _client().send_task(GRADE_TASK, args=[submission_id], queue=GRADING_QUEUE)
+    _client().send_task(GRADE_TASK, args=[grading_id], queue=queue)
 
 
 def live_workers(timeout: float = 1.0) -> list[dict[str, object]] | None:

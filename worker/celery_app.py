@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery, Task
 
 from web import config, create_app
+from web.models import LIVE_QUEUE
 
 flask_app = create_app()
 
@@ -32,12 +33,16 @@ celery.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_ignore_result=True,
-    task_default_queue="grading",
+    task_default_queue=LIVE_QUEUE,
     task_time_limit=config.TASK_TIME_LIMIT,
     task_soft_time_limit=config.TASK_SOFT_TIME_LIMIT,
     # Redis redelivers an unacknowledged message after this long: far above the hard limit,
     # or a long task would run twice. The reconciler covers dead workers much sooner.
-    broker_transport_options={"visibility_timeout": 4 * config.TASK_TIME_LIMIT},
+    # "priority": a worker consuming several queues always asks them in the order it was
+    # given (live, maintenance, bulk), so a student's submission never waits behind a
+    # 500-file batch: at worst behind the gradings already running.
+    broker_transport_options={"visibility_timeout": 4 * config.TASK_TIME_LIMIT,
+                              "queue_order_strategy": "priority"},
     task_serializer="json",
     accept_content=["json"],
     worker_hijack_root_logger=False,

@@ -14,7 +14,7 @@ from grader import get_exercise, grade
 from grader.registry import UnknownExercise
 from grader.result import ERROR, GradeResult
 from grader.sandbox import Sandbox, SandboxError
-from web.services import submissions
+from web.services import gradings
 from worker import logs
 from worker.celery_app import celery
 
@@ -55,34 +55,37 @@ def _stop_sandbox(**_) -> None:
         _sandbox.close()
 
 
-@task(name="worker.tasks.grade_submission", queue="grading", autoretry_for=INFRA_ERRORS,
-      retry_backoff=1, retry_backoff_max=30, retry_jitter=True, max_retries=12)
-def grade_submission(self, submission_id: int) -> str:
-    """Grade one submission and store its result once, however often this task runs."""
+@task(name="worker.tasks.grade", autoretry_for=INFRA_ERRORS, retry_backoff=1,
+      retry_backoff_max=30, retry_jitter=True, max_retries=12)
+def grade_grading(self, grading_id: int) -> str:
+    """Run one grading and store its result once, however often this task runs.
+
+    The queue (live or bulk) is chosen by the sender; the task is the same for both.
+    """
     max_attempts = current_app.config["GRADING_MAX_ATTEMPTS"]
-    claimed = submissions.claim(submission_id, f"{socket.gethostname()}:{self.request.hostname}",
-                                max_attempts, count=not self.request.retries)
+    claimed = gradings.claim(grading_id, f"{socket.gethostname()}:{self.request.hostname}",
+                             max_attempts, count=not self.request.retries)
     if claimed is None:
         return "skipped"
     if claimed.poison:
-        log.error("submission %s killed its worker %s times; storing an error", submission_id,
+        log.error("grading %s killed its worker %s times; storing an error", grading_id,
                   max_attempts)
-        submissions.store_result(submission_id, submissions.poison_result(claimed,
-                                                                          max_attempts))
+        gradings.store_result(grading_id, gradings.poison_result(claimed, max_attempts))
         return "poison"
     try:
         exercise = get_exercise(claimed.exercise_id)
     except UnknownExercise as exc:  # the pack was uninstalled since: a clear error, no retry
-        log.error("submission %s: %s", submission_id, exc)
-        submissions.store_result(submission_id, GradeResult(
+        log.error("grading %s: %s", grading_id, exc)
+        gradings.store_result(grading_id, GradeResult(
             exercise=claimed.exercise_id, status=ERROR, score=0.0, max_score=0.0,
             message=f"cannot grade: {exc}"))
         return ERROR
     result = grade(exercise, claimed.code, sandbox=sandbox(), student=claimed.student,
                    secret=current_app.config["SECRET_KEY"].encode())
-    stored = submissions.store_result(submission_id, result)
-    log.info("graded submission %s: %s %s/%s in %.0f ms%s", submission_id, result.status,
-             result.score, result.max_score, result.runtime_ms,
+    stored = gradings.store_result(grading_id, result)
+    log.info("graded submission %s (grading %s): %s %s/%s in %.0f ms%s",
+             claimed.submission_id, grading_id, result.status, result.score,
+             result.max_score, result.runtime_ms,
              "" if stored else " (already stored by another run)")
     return result.status
 
@@ -90,11 +93,12 @@ def grade_submission(self, submission_id: int) -> str:
 @task(name="worker.tasks.reconcile", queue="maintenance", autoretry_for=INFRA_ERRORS,
       max_retries=3)
 def reconcile(self) -> int:
-    """Requeue submissions stuck in queued/running: lost messages, dead workers, Redis restarts."""
+    """Requeue gradings stuck in queued/running: lost messages, dead workers, Redis restarts."""
     cfg = current_app.config
-    ids = submissions.stuck(cfg["RECONCILE_QUEUED_AFTER"], cfg["RECONCILE_RUNNING_AFTER"])
-    for submission_id in ids:
-        submissions.requeue(submission_id)
-    if ids:
-        log.warning("reconciler requeued %d stuck submissions: %s", len(ids), ids[:20])
-    return len(ids)
+    stuck = gradings.stuck(cfg["RECONCILE_QUEUED_AFTER"], cfg["RECONCILE_RUNNING_AFTER"])
+    for grading_id, queue in stuck:
+        gradings.requeue(grading_id, queue)
+    if stuck:
+        log.warning("reconciler requeued %d stuck gradings: %s", len(stuck),
+                    [i for i, _ in stuck[:20]])
+    return len(stuck)

@@ -217,7 +217,8 @@ def test_store_result_keeps_both_rules_and_the_page_shows_the_note(
     from web import create_app
     from web.db import db
     from web.models import SHAPE_VALUES, Assignments, Courses, Submissions
-    from web.services.submissions import create_submission, store_result
+    from web.services.gradings import store_result
+    from web.services.submissions import create_submission
 
     monkeypatch.setenv("BACKPROP_HOME", str(tmp_path / "home"))
     app = create_app({"TESTING": True, "SECRET_KEY": secrets.token_urlsafe(16),
@@ -231,9 +232,10 @@ def test_store_result_keeps_both_rules_and_the_page_shows_the_note(
         a = Assignments(course_id=course.id, exercise_id="makemore4/ex1")
         db.session.add(a)
         db.session.commit()
-        sub_id = create_submission(exercise_id="makemore4/ex1", code="# slip", enqueue=False,
-                                   assignment_id=a.id).id
-        assert store_result(sub_id, graded["slip"])
+        created = create_submission(exercise_id="makemore4/ex1", code="# slip",
+                                    enqueue=False, assignment_id=a.id)
+        sub_id = created.id
+        assert store_result(created.current_grading_id, graded["slip"])
         sub = db.session.get(Submissions, sub_id)
         assert (sub.score, sub.carry_forward_score) == (25.0, 25.0)
         assert (sub.values_score, sub.values_carry_forward_score) == (26.0, 26.0)

@@ -18,7 +18,8 @@ from grader.result import GRADED, WRONG, GradeResult, TensorResult
 from web.db import db
 from web.models import Assignments, Courses, Submissions, Users
 from web.services.accounts import create_user, enrol, issue_token
-from web.services.submissions import create_submission, store_result
+from web.services.gradings import store_result
+from web.services.submissions import create_submission
 
 PASSWORD = "correct horse battery"
 
@@ -166,7 +167,7 @@ def submission(app: Flask, user_id: int, assignment: int | None, code: str,
         sub = create_submission(exercise_id=exercise_id, code=code, user_id=user_id,
                                 assignment_id=assignment, enqueue=False)
         if result is not None:
-            assert store_result(sub.id, result)
+            assert store_result(sub.current_grading_id, result)
         return sub.id
 
 

@@ -30,6 +30,7 @@ from web.models import (
     Assignments,
     Courses,
     Enrolments,
+    Gradings,
     Submissions,
     TensorResults,
     Users,
@@ -83,12 +84,14 @@ def sub(user_id: int, assignment_id: int, when: dt.datetime, tensors: dict[str, 
                     code="def backward(t): ...", code_sha256="0" * 64, status=status,
                     created_at=when, score=score,
                     max_score=sum(p for _, p in TENSORS), **scores)
+    g = Gradings(submission=s, status=status, score=score, max_score=s.max_score, **scores)
+    s.current_grading = g
     db.session.add(s)
     db.session.flush()
     for position, (name, max_points) in enumerate(TENSORS):
         spec = tensors[name]
         st, points, fp, root, diagnosis, extra = (*spec, *(None, False, None, {})[len(spec) - 2:])
-        db.session.add(TensorResults(submission_id=s.id, position=position, name=name,
+        db.session.add(TensorResults(grading_id=g.id, position=position, name=name,
                                      status=st, points=points, max_points=max_points,
                                      fingerprint=fp, root_cause=root, diagnosis=diagnosis,
                                      **extra))

@@ -12,8 +12,8 @@ from grader.grade import grade
 from grader.result import RESULT_SCHEMA
 from tests.web.helpers import EX2_CORRECT, submission, token, user, wrong_result
 from web.db import db
-from web.models import ApiTokens, Users
-from web.services.submissions import claim, store_result
+from web.models import ApiTokens, Submissions, Users
+from web.services.gradings import claim, store_result
 
 SUBMIT = "/api/v1/submissions"
 
@@ -106,7 +106,8 @@ def test_submit_answers_202_queued_then_state_then_result(app, api, sandbox) -> 
     assert state["created_at"].endswith("Z")
 
     with app.app_context():
-        job = claim(ident, "test-worker", 3)
+        grading_id = db.session.get(Submissions, ident).current_grading_id
+        job = claim(grading_id, "test-worker", 3)
     assert job is not None
     state = client.get(f"/api/v1/submissions/{ident}", headers=headers).get_json()
     assert state["status"] == "running" and "result" not in state
@@ -114,7 +115,7 @@ def test_submit_answers_202_queued_then_state_then_result(app, api, sandbox) -> 
     # Grade for real in the sandbox, as the worker would, and store the result.
     result = grade(get_exercise(job.exercise_id), job.code, sandbox=sandbox, student=job.student)
     with app.app_context():
-        assert store_result(ident, result)
+        assert store_result(grading_id, result)
     state = client.get(f"/api/v1/submissions/{ident}", headers=headers).get_json()
     assert state["status"] == "done"
     jsonschema.Draft202012Validator(RESULT_SCHEMA).validate(state["result"])

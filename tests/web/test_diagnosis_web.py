@@ -2,7 +2,7 @@
 instructor's strict / error-carried-forward switch on the course page.
 
 Every result here comes from the real ``grade()`` through the real sandbox on corpus files
-(graded once per module), stored with ``web.services.submissions.store_result`` as the worker would.
+(graded once per module), stored with ``web.services.gradings.store_result`` as the worker would.
 The scoring switch and the fingerprint analytics run on SQLite (the web tests' default) and on
 a throwaway PostgreSQL database.
 """
@@ -513,7 +513,7 @@ def test_fingerprints_are_stored_per_tensor_and_counted_with_group_by(any_app, g
         # what instructor analytics will run: mistakes of a course, counted by class
         counts = db.session.execute(text(
             "SELECT tr.fingerprint, COUNT(*), COUNT(DISTINCT s.user_id) "
-            "FROM tensor_results tr JOIN submissions s ON s.id = tr.submission_id "
+            "FROM tensor_results tr JOIN submissions s ON s.current_grading_id = tr.grading_id "
             "JOIN assignments a ON a.id = s.assignment_id "
             "JOIN courses c ON c.id = a.course_id "
             "WHERE c.code = :course AND tr.fingerprint IS NOT NULL "
@@ -531,8 +531,7 @@ def test_fingerprints_are_stored_per_tensor_and_counted_with_group_by(any_app, g
                                  for c in ix["column_names"]}
 
         def rows(key) -> dict[str, TensorResults]:
-            return {r.name: r for r in db.session.scalars(select(TensorResults).where(
-                TensorResults.submission_id == sids[key]))}
+            return {r.name: r for r in db.session.get(Submissions, sids[key]).results}
 
         one_over_n = rows((ids["alice"], "bug_no_1_over_n"))
         root = one_over_n["logprobs"]

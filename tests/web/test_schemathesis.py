@@ -29,7 +29,8 @@ from tests.web.helpers import (
 )
 from web.api.v1.openapi import document
 from web.db import db
-from web.services.submissions import claim
+from web.models import Submissions
+from web.services.gradings import claim
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -48,7 +49,7 @@ def api_user(app) -> dict[str, str]:
     submission(app, uid, None, EX2_CORRECT, exercise_id="makemore4/ex2",
                result=wrong_result())  # done, outside any assignment
     with app.app_context():
-        claim(running, "test-worker", 3)
+        claim(db.session.get(Submissions, running).current_grading_id, "test-worker", 3)
         db.session.remove()
     # No cap or interval: valid submissions answer 202 until the API's 30/minute limit (429).
     set_assignment(app, ident, max_submissions=None, min_interval_seconds=0)

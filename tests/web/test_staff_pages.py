@@ -172,7 +172,7 @@ def test_a_student_sees_their_place_in_the_queue(app: Flask, world: dict) -> Non
     assert alice.get(f"/submissions/{graded}/status.json").get_json()["position"] is None
     with app.app_context():
         from web.models import Submissions
+        from web.services.gradings import claim
 
-        db.session.get(Submissions, first).status = "running"
-        db.session.commit()
+        assert claim(db.session.get(Submissions, first).current_grading_id, "w", 3)
     assert alice.get(f"/submissions/{mine}/status.json").get_json()["position"] == 1

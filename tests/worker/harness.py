@@ -367,15 +367,21 @@ class Stack:
                     for _ in range(n)]
 
     def enqueue(self, submission_id: int) -> None:
-        """Send the grading task once more (``web.queue.enqueue_grading``)."""
+        """Send a submission's current grading task once more (``enqueue_grading``)."""
+        from web.db import db
+        from web.models import Submissions
         from web.queue import enqueue_grading
 
         with self.app.app_context():
-            enqueue_grading(submission_id)
+            try:
+                enqueue_grading(db.session.get(Submissions, submission_id).current_grading_id)
+            finally:
+                db.session.remove()
 
     def rows(self, ids: Iterable[int]) -> dict[int, Row]:
         """Read the submissions and count their TensorResults rows, fresh from the database."""
         from sqlalchemy import select
+        from sqlalchemy.orm import selectinload
 
         from web.db import db
         from web.models import Submissions, TensorResults
@@ -384,11 +390,14 @@ class Stack:
         with self.app.app_context():
             try:
                 subs = db.session.execute(
-                    select(Submissions).where(Submissions.id.in_(ids))).scalars().all()
+                    select(Submissions).where(Submissions.id.in_(ids))
+                    .options(selectinload(Submissions.current_grading))).scalars().all()
                 names: dict[int, list[str]] = {i: [] for i in ids}
                 for sid, name in db.session.execute(
-                        select(TensorResults.submission_id, TensorResults.name)
-                        .where(TensorResults.submission_id.in_(ids))):
+                        select(Submissions.id, TensorResults.name)
+                        .join(TensorResults,
+                              TensorResults.grading_id == Submissions.current_grading_id)
+                        .where(Submissions.id.in_(ids))):
                     names[sid].append(name)
                 return {s.id: Row(s.id, s.status, s.result_status, s.score, s.max_score,
                                   s.attempts, s.requeues, s.worker, s.message,

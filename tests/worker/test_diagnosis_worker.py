@@ -45,8 +45,7 @@ def test_worker_stores_root_causes_fingerprints_and_both_scores(pg_stack: Stack)
             for name, sid in sids.items():
                 header = parse(EX1_DIR / f"{name}.py")
                 sub = db.session.get(Submissions, sid)
-                tensors = {t.name: t for t in db.session.scalars(
-                    select(TensorResults).where(TensorResults.submission_id == sid))}
+                tensors = {t.name: t for t in sub.results}
                 assert len(tensors) == 26
                 wrong = {n for n, t in tensors.items() if t.status == "wrong"}
                 assert wrong >= set(header.expect_wrong), name
@@ -78,13 +77,13 @@ def test_worker_stores_root_causes_fingerprints_and_both_scores(pg_stack: Stack)
                     {n: (t.root_cause, t.locally_correct, t.fingerprint,
                          t.carry_forward_points) for n, t in tensors.items()}
 
-            one_over_n = db.session.scalar(select(TensorResults).where(
-                TensorResults.submission_id == sids["bug_no_1_over_n"],
-                TensorResults.name == "logprobs"))
+            def tensor(key: str, name: str) -> TensorResults:
+                return next(t for t in db.session.get(Submissions, sids[key]).results
+                            if t.name == name)
+
+            one_over_n = tensor("bug_no_1_over_n", "logprobs")
             assert one_over_n.diagnosis == "dlogprobs is n = 32 times too big: a 1/n is missing"
-            sign = db.session.scalar(select(TensorResults).where(
-                TensorResults.submission_id == sids["bug_sign_bnmeani"],
-                TensorResults.name == "bnmeani"))
+            sign = tensor("bug_sign_bnmeani", "bnmeani")
             assert (sign.line, sign.fingerprint) == (54, "sign")
             assert "(likely line 54)" in sign.diagnosis
         finally:

@@ -36,13 +36,16 @@ def test_duplicate_task_stores_one_result(pg_stack: Stack) -> None:
 def test_exactly_once_assertion_counts_rows(pg_stack: Stack) -> None:
     """The check used everywhere fails on a duplicate, a missing or a pending row."""
     from web.db import db
-    from web.models import Submissions, TensorResults
+    from web.models import Gradings, Submissions, TensorResults
 
     (sid,) = pg_stack.submit(1, FAST_CODE, enqueue=False)
     with pg_stack.app.app_context():
+        gid = db.session.get(Submissions, sid).current_grading_id
         db.session.execute(update(Submissions).where(Submissions.id == sid).values(
+            status="done", result_status="graded", score=1.0, max_score=1.0))
+        db.session.execute(update(Gradings).where(Gradings.id == gid).values(
             status="done", result_status="graded", score=1.0, max_score=1.0, attempts=1))
-        db.session.add(TensorResults(submission_id=sid, position=0, name="logits",
+        db.session.add(TensorResults(grading_id=gid, position=0, name="logits",
                                      status="exact", points=1.0, max_points=1.0))
         db.session.commit()
     pg_stack.assert_graded_once(pg_stack.rows([sid]), [sid])  # well-formed: passes
@@ -55,14 +58,14 @@ def test_exactly_once_assertion_counts_rows(pg_stack: Stack) -> None:
                 db.session.add(add)
             db.session.commit()
 
-    mutate(add=TensorResults(submission_id=sid, position=1, name="logits_again",
+    mutate(add=TensorResults(grading_id=gid, position=1, name="logits_again",
                              status="exact", points=1.0, max_points=1.0))
     with pytest.raises(AssertionError, match="not graded exactly once"):
         pg_stack.assert_graded_once(pg_stack.rows([sid]), [sid])
-    mutate(delete(TensorResults).where(TensorResults.submission_id == sid))
+    mutate(delete(TensorResults).where(TensorResults.grading_id == gid))
     with pytest.raises(AssertionError, match="not graded exactly once"):
         pg_stack.assert_graded_once(pg_stack.rows([sid]), [sid])
-    mutate(add=TensorResults(submission_id=sid, position=0, name="logits", status="exact",
+    mutate(add=TensorResults(grading_id=gid, position=0, name="logits", status="exact",
                              points=1.0, max_points=1.0))
     (other,) = pg_stack.submit(1, FAST_CODE, enqueue=False)  # left queued
     with pytest.raises(AssertionError, match="left queued/running"):

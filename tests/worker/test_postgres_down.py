@@ -140,7 +140,7 @@ class AtomicityWatch:
             while not self._stop.is_set():
                 rows = db.session.execute(text(
                     "SELECT s.id, s.status, count(t.id) FROM submissions s "
-                    "LEFT JOIN tensor_results t ON t.submission_id = s.id "
+                    "LEFT JOIN tensor_results t ON t.grading_id = s.current_grading_id "
                     "GROUP BY s.id, s.status")).all()
                 db.session.rollback()
                 self.polls += 1

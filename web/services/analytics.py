@@ -41,6 +41,7 @@ from web.models import (
     STUDENT,
     Assignments,
     Enrolments,
+    Submissions,
     TensorResults,
 )
 from web.services.policy import Attempt, attempts_for
@@ -404,8 +405,8 @@ class _Row(NamedTuple):
 
 
 def _tensor_rows(submission_ids: list[int]) -> list[_Row]:
-    """Return the tensor rows of these submissions: one query per CHUNK ids."""
-    cols = (TensorResults.submission_id, TensorResults.position, TensorResults.name,
+    """Return the tensor rows of these submissions' current gradings: one query per CHUNK."""
+    cols = (Submissions.id, TensorResults.position, TensorResults.name,
             TensorResults.status, TensorResults.points, TensorResults.max_points,
             TensorResults.carry_forward_points, TensorResults.fingerprint,
             # only the start of the diagnosis: is it "inherited: …"?
@@ -415,7 +416,9 @@ def _tensor_rows(submission_ids: list[int]) -> list[_Row]:
     ids = sorted(submission_ids)
     for i in range(0, len(ids), CHUNK):
         out.extend(map(_Row._make, db.session.execute(
-            select(*cols).where(TensorResults.submission_id.in_(ids[i:i + CHUNK])))))
+            select(*cols).join(TensorResults,
+                               TensorResults.grading_id == Submissions.current_grading_id)
+            .where(Submissions.id.in_(ids[i:i + CHUNK])))))
     return out
 
 

@@ -224,11 +224,12 @@ def _tensor_rows(book: Gradebook) -> Iterable[list[object]]:
     ids = list(counted)
     for start in range(0, len(ids), 1000):
         for r in db.session.execute(
-                select(TensorResults.submission_id, TensorResults.name, TensorResults.status,
+                select(Submissions.id, TensorResults.name, TensorResults.status,
                        TensorResults.points, TensorResults.max_points,
                        TensorResults.fingerprint, TensorResults.root_cause)
-                .where(TensorResults.submission_id.in_(ids[start:start + 1000]))
-                .order_by(TensorResults.submission_id, TensorResults.position)):
+                .join(TensorResults, TensorResults.grading_id == Submissions.current_grading_id)
+                .where(Submissions.id.in_(ids[start:start + 1000]))
+                .order_by(Submissions.id, TensorResults.position)):
             by_sub.setdefault(r[0], []).append(r[1:])
     labels = {a.id: a.label for a in book.assignments}
     emails = {s.user_id: s.email for s in book.students}

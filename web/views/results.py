@@ -77,7 +77,7 @@ def heatmap(submission_id: int, name: str):
     """Return the heatmap of one tensor that is not exact (cached PNG)."""
     sub = get_submission(submission_id)
     row = db.session.scalar(select(TensorResults).where(
-        TensorResults.submission_id == sub.id, TensorResults.name == name))
+        TensorResults.grading_id == sub.current_grading_id, TensorResults.name == name))
     if row is None or row.arrays is None:
         abort(404)
     png = heatmaps.cached(Path(current_app.instance_path) / "heatmaps", f"v2-{sub.id}-{row.id}",

@@ -1,0 +1,232 @@
+"""Gradings: one run of an exercise over a submission, from queued to stored, never stranded.
+
+The worker calls these inside the web app's context; each is one short transaction so a
+crash between two of them loses nothing: a grading is always queued, running (watched by the
+reconciler) or done with its complete result. A submission mirrors its *current* grading
+(status and scores, for the gradebook's covering index); this module is the only writer of
+that mirror, in the same transaction as the grading it copies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+
+from grader.result import ERROR, GradeResult, TensorResult
+from web import arrays
+from web.db import db
+from web.models import (
+    DONE,
+    QUEUED,
+    RUNNING,
+    SUBMITTED,
+    Gradings,
+    Submissions,
+    TensorResults,
+    queue_for,
+    utcnow,
+)
+from web.queue import enqueue_grading
+
+log = logging.getLogger(__name__)
+
+#: The grading columns a submission mirrors from its current grading.
+MIRRORED = ("status", "result_status", "score", "carry_forward_score", "values_score",
+            "values_carry_forward_score", "max_score")
+
+
+def add(submission: Submissions, reason: str = SUBMITTED, regrade_id: int | None = None) \
+        -> Gradings:
+    """Add a queued grading of ``submission`` to the session (the caller commits, then
+    :func:`send`\\ s it)."""
+    grading = Gradings(submission=submission, reason=reason, regrade_id=regrade_id,
+                       status=QUEUED)
+    db.session.add(grading)
+    return grading
+
+
+def send(grading: Gradings | tuple[int, str]) -> bool:
+    """Queue a committed grading's task; a broker failure is logged, not raised (the
+    reconciler resends). ``grading`` may be ``(id, queue)`` to send without a row."""
+    ident, queue = (grading.id, grading.queue) if isinstance(grading, Gradings) else grading
+    try:
+        enqueue_grading(ident, queue)
+        return True
+    except Exception as exc:  # the row is committed: the reconciler will send it again
+        log.warning("could not queue grading %s (%s); the reconciler will retry", ident, exc)
+        return False
+
+
+def mirror(submission_id: int, grading_id: int, **values) -> None:
+    """Copy a grading's state to its submission if, and only if, it is the current one."""
+    values = {k: v for k, v in values.items() if k in MIRRORED}
+    db.session.execute(update(Submissions).where(
+        Submissions.id == submission_id, Submissions.current_grading_id == grading_id)
+        .values(updated_at=utcnow(), **values))
+
+
+def make_current(grading: Gradings) -> None:
+    """Make ``grading`` its submission's current one (mirror included; the caller commits)."""
+    sub = grading.submission
+    sub.current_grading = grading
+    sub.current_grading_id = grading.id
+    for field in MIRRORED:
+        setattr(sub, field, getattr(grading, field))
+    sub.updated_at = utcnow()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A grading taken by a worker: what it needs, detached from the session."""
+
+    id: int
+    submission_id: int
+    exercise_id: str
+    code: str
+    student: str
+    attempts: int
+    poison: bool
+
+
+def claim(grading_id: int, worker: str, max_attempts: int, count: bool = True) \
+        -> Claim | None:
+    """Mark a grading running and count the attempt; None when there is nothing to do.
+
+    Counting attempts *before* grading is what stops a poison pill: a grading whose run
+    kills the worker is redelivered, and after ``max_attempts`` it is not run again.
+    ``count`` is False for a task's own retry after an infrastructure error (a database
+    blip is not the submission's fault).
+    """
+    g = db.session.get(Gradings, grading_id, with_for_update=True)
+    if g is None or g.status == DONE:
+        db.session.rollback()
+        return None
+    if count or g.attempts == 0:  # a retry whose first claim never committed counts too
+        g.attempts += 1
+    g.status = RUNNING
+    g.worker = worker[:200]
+    g.started_at = g.updated_at = utcnow()
+    sub = g.submission
+    out = Claim(g.id, sub.id, sub.exercise_id, sub.code,
+                f"user:{sub.user_id}" if sub.user_id is not None else f"submission:{sub.id}",
+                g.attempts, g.attempts > max_attempts)
+    mirror(sub.id, g.id, status=RUNNING)
+    db.session.commit()
+    return out
+
+
+def store_result(grading_id: int, result: GradeResult) -> bool:
+    """Store a result and its tensors in one transaction; False if it was already stored.
+
+    The conditional update makes storing idempotent: two workers running the same grading
+    (a requeue racing a slow worker) store exactly one result.
+    """
+    result = _without_nul(result)
+    now = utcnow()
+    values = dict(status=DONE, result_status=result.status, score=result.score,
+                  carry_forward_score=result.carry_forward_score,
+                  values_score=result.values_score,
+                  values_carry_forward_score=result.values_carry_forward_score,
+                  max_score=result.max_score)
+    done = db.session.execute(
+        update(Gradings).where(Gradings.id == grading_id, Gradings.status != DONE)
+        .values(finished_at=now, updated_at=now, runtime_ms=result.runtime_ms,
+                message=result.message, stdout=result.stdout,
+                exercise_version=result.exercise_version, result=result.to_json(), **values)
+    ).rowcount
+    if done != 1:
+        db.session.rollback()
+        return False
+    submission_id = db.session.scalar(select(Gradings.submission_id)
+                                      .where(Gradings.id == grading_id))
+    mirror(submission_id, grading_id, **values)
+    for position, t in enumerate(result.tensors):
+        pair = result.arrays.get(t.name)
+        db.session.add(TensorResults(
+            grading_id=grading_id, position=position, name=t.name, status=t.status,
+            points=t.points, max_points=t.max_points, max_abs_diff=_finite(t.max_abs_diff),
+            rel_error=_finite(t.rel_error), expected_shape=t.expected_shape,
+            got_shape=t.got_shape, failed_case=t.failed_case, message=t.message,
+            diagnosis=t.diagnosis, root_cause=t.root_cause, locally_correct=t.locally_correct,
+            fingerprint=t.fingerprint, line=t.line, carry_forward_points=t.carry_forward_points,
+            values_match=t.values_match, arrays=arrays.pack(*pair) if pair else None))
+    db.session.commit()
+    return True
+
+
+def poison_result(claim_: Claim, max_attempts: int) -> GradeResult:
+    """Return the error result stored for a grading that keeps killing its worker."""
+    from grader.registry import get_exercise
+
+    exercise = get_exercise(claim_.exercise_id)
+    message = (f"grading this submission stopped the grading worker {max_attempts} times, so "
+               "it was not run again; check it locally with `backprop check` or ask your "
+               "instructor")
+    return GradeResult(
+        exercise=exercise.id, status=ERROR, score=0.0, max_score=exercise.max_score,
+        message=message, tensors=[TensorResult(g.name, "missing", 0.0, g.points,
+                                                message="not evaluated")
+                                  for g in exercise.graded],
+        exercise_version=exercise.version)
+
+
+def stuck(queued_after: float, running_after: float, now: dt.datetime | None = None) \
+        -> list[tuple[int, str]]:
+    """Return (id, queue) of gradings queued or running for longer than the given seconds."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(Gradings.id, Gradings.status, Gradings.updated_at, Gradings.requeues,
+               Gradings.reason).where(or_(
+            (Gradings.status == QUEUED)
+            & (Gradings.updated_at < now - dt.timedelta(seconds=queued_after)),
+            (Gradings.status == RUNNING)
+            & (Gradings.updated_at < now - dt.timedelta(seconds=running_after)),
+        )).order_by(Gradings.id)).all()
+    db.session.rollback()
+    # A queued grading may just be waiting behind a long backlog (a batch on the bulk
+    # queue): resend it with an exponential backoff (after 1, 2, 4, … periods).
+    return [(r.id, queue_for(r.reason)) for r in rows
+            if r.status != QUEUED
+            or r.updated_at < now - dt.timedelta(seconds=queued_after * 2 ** min(r.requeues, 8))]
+
+
+def requeue(grading_id: int, queue: str) -> bool:
+    """Send a stuck grading again (its row is touched so it is not resent at once)."""
+    changed = db.session.execute(
+        update(Gradings).where(Gradings.id == grading_id, Gradings.status != DONE)
+        .values(status=QUEUED, updated_at=utcnow(), requeues=Gradings.requeues + 1)
+    ).rowcount
+    if changed:
+        submission_id = db.session.scalar(select(Gradings.submission_id)
+                                          .where(Gradings.id == grading_id))
+        mirror(submission_id, grading_id, status=QUEUED)
+    db.session.commit()
+    return bool(changed) and send((grading_id, queue))
+
+
+def _without_nul(result: GradeResult) -> GradeResult:
+    """Replace NUL characters in every text of a result: PostgreSQL text refuses them."""
+
+    def clean(value):
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.replace(value, **{f.name: clean(getattr(value, f.name))
+                                                 for f in dataclasses.fields(value)
+                                                 if f.name != "arrays"})
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        return value
+
+    return clean(result)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
