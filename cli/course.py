@@ -231,7 +231,9 @@ def gradebook_cmd(course_code: str, fmt: str, output: Path | None) -> None:
 
 def register(group: click.Group) -> None:
     """Add the course-administration commands to the ``backprop`` group."""
+    from cli.regrade import regrade_cmd
     from cli.roster import roster_cmd
 
-    for command in (course_cmd, assignment_cmd, extension_cmd, gradebook_cmd, roster_cmd):
+    for command in (course_cmd, assignment_cmd, extension_cmd, gradebook_cmd, roster_cmd,
+                    regrade_cmd):
         group.add_command(command)

@@ -90,9 +90,11 @@ def _show_text(app: Flask) -> None:
     app.add_template_filter(visible_filter, "visible")
 
 
-#: Endpoints that take a whole roster file (≤ 2 MiB; its preview carries it back compressed):
-#: their requests may be larger than MAX_CONTENT_LENGTH, which fits a submission.
-LARGE_UPLOADS = {"staff.roster_import": 3 * 1024 * 1024, "staff.roster_apply": 3 * 1024 * 1024}
+#: Endpoints that take a whole roster file (≤ 2 MiB; its preview carries it back compressed)
+#: or a batch zip (≤ 64 MiB): their requests may be larger than MAX_CONTENT_LENGTH, which fits
+#: a submission.
+LARGE_UPLOADS = {"staff.roster_import": 3 * 1024 * 1024, "staff.roster_apply": 3 * 1024 * 1024,
+                 "staff.batch_upload": 65 * 1024 * 1024, "api.batch_create": 65 * 1024 * 1024}
 
 
 def _upload_limits(app: Flask) -> None:
@@ -122,8 +124,8 @@ def _error_handlers(app: Flask) -> None:
     def handle(exc: HTTPException):
         code = exc.code or 500
         if code == 413 and exc.description == RequestEntityTooLarge.description:
-            exc.description = (f"the request is larger than the "
-                               f"{app.config['MAX_CONTENT_LENGTH'] // 1024} KiB limit")
+            limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
+            exc.description = f"the request is larger than the {limit // 1024} KiB limit"
         if request.path.startswith("/api/"):
             detail = exc.description if code != 500 else ERRORS[500]
             return jsonify(error=detail), code

@@ -26,8 +26,11 @@ from web.models import (
     INSTRUCTOR,
     STAFF_ROLES,
     Assignments,
+    Batches,
+    BatchFiles,
     Courses,
     Enrolments,
+    Regrades,
     Submissions,
     Users,
 )
@@ -111,6 +114,30 @@ def get_course_assignment(course: Courses, assignment_id: int) -> Assignments:
     if a is None or a.course_id != course.id:
         abort(404)
     return a
+
+
+def get_course_regrade(course: Courses, regrade_id: int) -> Regrades:
+    """Return a regrade of one of ``course``'s assignments, else 404."""
+    r = db.session.get(Regrades, regrade_id) if valid_id(regrade_id) else None
+    if r is None or r.assignment.course_id != course.id:
+        abort(404)
+    return r
+
+
+def get_course_batch(course: Courses, batch_id: int) -> Batches:
+    """Return a batch upload of one of ``course``'s assignments, else 404."""
+    b = db.session.get(Batches, batch_id) if valid_id(batch_id) else None
+    if b is None or b.assignment.course_id != course.id:
+        abort(404)
+    return b
+
+
+def get_batch_file(batch: Batches, file_id: int) -> BatchFiles:
+    """Return a file of ``batch``, else 404."""
+    f = db.session.get(BatchFiles, file_id) if valid_id(file_id) else None
+    if f is None or f.batch_id != batch.id:
+        abort(404)
+    return f
 
 
 def get_member(course: Courses, user_id: int) -> Enrolments:

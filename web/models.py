@@ -284,6 +284,7 @@ class Submissions(db.Model):
     assignment: Mapped[Assignments | None] = relationship()
     current_grading: Mapped[Gradings | None] = relationship(
         foreign_keys=[current_grading_id], post_update=True)
+    batch: Mapped[Batches | None] = relationship()
     gradings: Mapped[list[Gradings]] = relationship(
         back_populates="submission", foreign_keys="Gradings.submission_id",
         cascade="all, delete-orphan", passive_deletes=True, order_by="Gradings.id")
@@ -428,6 +429,7 @@ class BatchFiles(db.Model):
 
     batch: Mapped[Batches] = relationship(back_populates="files")
     user: Mapped[Users | None] = relationship()
+    submission: Mapped[Submissions | None] = relationship()
 
 
 class Regrades(db.Model):

@@ -43,4 +43,4 @@ def _http_error(exc: HTTPException):
     return error(exc.code or 500, exc.description or exc.name)
 
 
-from web.api.v1 import courses, exercises, openapi, submissions  # noqa: E402,F401  (routes)
+from web.api.v1 import batches, courses, exercises, openapi, submissions  # noqa: E402,F401  (routes)

@@ -47,3 +47,33 @@
     }
   }
 })();
+
+// Live progress bars (batches, regrades): poll the JSON, update the bar, reload when done.
+(function () {
+  for (const box of document.querySelectorAll("[data-progress-url]")) {
+    if (box.hasAttribute("data-finished")) continue;
+    const url = box.dataset.progressUrl;
+    const bar = box.querySelector("progress");
+    let delay = 1000;
+    async function poll() {
+      try {
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        if (response.ok) {
+          const p = await response.json();
+          bar.max = Math.max(p.total, 1);
+          bar.value = p.done;
+          box.querySelector(".p-done").textContent = p.done;
+          box.querySelector(".p-total").textContent = p.total;
+          const failed = box.querySelector(".p-failed");
+          if (p.failed) { failed.textContent = `${p.failed} failed to grade`; failed.classList.add("error"); }
+          const eta = box.querySelector(".p-eta");
+          eta.textContent = p.eta_seconds != null && !p.finished ? `about ${p.eta_seconds} s left` : "";
+          if (p.finished) { window.location.reload(); return; }
+        }
+      } catch (e) { /* network hiccup: keep polling */ }
+      delay = Math.min(delay * 1.2, 5000);
+      setTimeout(poll, delay);
+    }
+    setTimeout(poll, delay);
+  }
+})();

@@ -12,6 +12,24 @@ from web.api import bp
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
+_BATCH = {
+    "type": "object", "required": ["id", "course", "assignment", "progress", "files"],
+    "properties": {
+        "id": {"type": "integer"}, "course": {"type": "string"},
+        "assignment": {"type": "integer"}, "exercise": {"type": "string"},
+        "layout": {"enum": ["plain", "canvas", "gradescope"]},
+        "progress": {"type": "object", "properties": {
+            k: {"type": "integer"} for k in ("total", "done", "running", "queued", "failed",
+                                              "unsettled")}},
+        "files": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"},
+            "status": {"enum": ["submitted", "unmatched", "ambiguous", "duplicate",
+                                "refused"]},
+            "student": {"type": ["string", "null"]},
+            "submission": {"type": ["integer", "null"]},
+            "message": {"type": "string"}}}}}}
+
+
 def _err(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -94,6 +112,35 @@ def document() -> dict[str, Any]:
                                         "created_at": {"type": "string"}}}}}}}}},
                     "400": _err("bad after or limit"), "401": _err("missing or bad token"),
                     "404": _err("no such course, or not its staff")}}},
+            "/courses/{code}/batches": {"post": {
+                "summary": "Grade a zip of a course's files for one assignment (staff)",
+                "parameters": [{"name": "code", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {
+                    "schema": {"type": "object", "required": ["file", "exercise"],
+                               "properties": {
+                                   "file": {"type": "string", "format": "binary"},
+                                   "exercise": {"type": "string", "description":
+                                                "exercise id or assignment id"}}}}}},
+                "responses": {
+                    "202": {"description": "stored and queued", "content": {
+                        "application/json": {"schema": _BATCH}}},
+                    "400": _err("not a zip, a refused zip, or no assignment named"),
+                    "401": _err("missing or bad token"),
+                    "403": _err("a TA, or the course is archived"),
+                    "404": _err("no such course or assignment, or not its staff"),
+                    "413": _err("the zip is too large")}}},
+            "/courses/{code}/batches/{id}": {"get": {
+                "summary": "A batch's progress and what became of every file",
+                "parameters": [{"name": "code", "in": "path", "required": True,
+                                "schema": {"type": "string"}},
+                               {"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the batch", "content": {
+                        "application/json": {"schema": _BATCH}}},
+                    "401": _err("missing or bad token"),
+                    "404": _err("no such batch, or not its course's staff")}}},
             "/exercises": {"get": {
                 "summary": "The exercise list", "security": [],
                 "responses": {"200": {"description": "exercises", "content": {

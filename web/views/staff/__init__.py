@@ -20,4 +20,11 @@ def csv_response(text: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 
 
-from web.views.staff import analytics, assignments, courses, grades, roster  # noqa: E402,F401
+from web.views.staff import (  # noqa: E402,F401
+    analytics,
+    assignments,
+    courses,
+    grades,
+    grading,
+    roster,
+)
