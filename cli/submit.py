@@ -24,10 +24,10 @@ import click
 def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: bool,
                no_wait: bool, timeout: float) -> None:
     """Submit FILE to the server and print the graded result like `backprop check`."""
-    import requests
     from rich.console import Console
     from rich.text import Text
 
+    from cli.http import Api
     from cli.main import _read_source
     from cli.report import render
     from grader.result import GradeResult
@@ -38,25 +38,7 @@ def submit_cmd(file: Path, exercise_id: str, server: str, token: str, as_json: b
         text = code.decode("utf-8")
     except UnicodeDecodeError:
         raise click.UsageError(f"{file} is not UTF-8 text") from None
-    api = server.rstrip("/") + "/api/v1"
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-
-    def call(method: str, path: str, **kw):
-        try:
-            response = session.request(method, api + path, timeout=30, **kw)
-        except requests.RequestException as exc:
-            raise click.ClickException(f"cannot reach {server}: {exc}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            raise click.ClickException(
-                f"{server} answered {response.status_code} without JSON") from None
-        if response.status_code >= 400:
-            # The server's message may quote what was sent (a file's text, an exercise id).
-            raise click.ClickException(
-                visible(f"{response.status_code}: {body.get('error', body)}"))
-        return body
+    call = Api(server, token).call
 
     created = call("POST", "/submissions", json={"exercise": exercise_id, "code": text})
     sub_id = created["id"]
