@@ -296,3 +296,25 @@ def test_a_ta_sees_but_does_not_regrade(app: Flask, world: dict) -> None:
     r = c.post(f"/staff/courses/COURSE-A/assignments/{aid}/regrade",
                data={"csrf_token": csrf_token(page.data)})
     assert r.status_code == 403
+
+
+def test_an_instructor_regrades_one_submission_from_its_page(app: Flask, world: dict) -> None:
+    aid = assignment_id(app, "COURSE-A")
+    first = submission(app, world["alice"], aid, EX2_CORRECT, result=scored(0.0))
+    submission(app, world["bob"], aid, EX2_CORRECT, result=scored(0.0))
+    alice = staff(app, world, "alice@example.org")
+    assert "Regrade this submission" not in alice.get(f"/submissions/{first}").text
+    c = staff(app, world)
+    page = c.get(f"/submissions/{first}")
+    assert "Regrade this submission" in page.text
+    r = c.post(f"/staff/courses/COURSE-A/assignments/{aid}/regrade",
+               data={"csrf_token": csrf_token(page.data), "submission": str(first)})
+    assert r.status_code == 302
+    with app.app_context():
+        (g,) = db.session.scalars(select(Gradings).where(Gradings.reason == "regrade")).all()
+        assert g.submission_id == first
+        assert db.session.scalar(select(Regrades.scope)) == f"submission:{first}"
+    # a submission id that is not theirs to read is a 404, not a regrade
+    r = c.post(f"/staff/courses/COURSE-A/assignments/{aid}/regrade",
+               data={"csrf_token": csrf_token(page.data), "submission": "999999"})
+    assert r.status_code == 404

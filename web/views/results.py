@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from grader.text import visible
 from web import heatmaps
-from web.access import get_assignment, get_submission, is_staff
+from web.access import get_assignment, get_submission, is_instructor, is_staff
 from web.db import db
 from web.models import CARRY_FORWARD, DONE, Submissions, TensorResults
 from web.services import queue_health
@@ -35,7 +35,15 @@ def submission(submission_id: int):
                            problems=problems, inherited=inherited,
                            carry_forward=sub.scoring == CARRY_FORWARD,
                            checks=(sub.result or {}).get("checks", []),
-                           review=review_flags(sub), position=queue_health.position(sub))
+                           review=review_flags(sub), position=queue_health.position(sub),
+                           regradable=_regradable(sub))
+
+
+def _regradable(sub: Submissions) -> bool:
+    """Return whether the viewer may regrade this submission (an instructor of its course)."""
+    a = sub.assignment
+    return (sub.status == DONE and a is not None and a.course.archived_at is None
+            and is_instructor(current_user, a.course_id))
 
 
 def review_flags(sub: Submissions) -> list[dict]:
