@@ -95,10 +95,24 @@ def grade_grading(self, grading_id: int) -> str:
 def reconcile(self) -> int:
     """Requeue gradings stuck in queued/running: lost messages, dead workers, Redis restarts."""
     cfg = current_app.config
-    stuck = gradings.stuck(cfg["RECONCILE_QUEUED_AFTER"], cfg["RECONCILE_RUNNING_AFTER"])
-    for grading_id, queue in stuck:
-        gradings.requeue(grading_id, queue)
-    if stuck:
-        log.warning("reconciler requeued %d stuck gradings: %s", len(stuck),
-                    [i for i, _ in stuck[:20]])
-    return len(stuck)
+    candidates = gradings.stuck(cfg["RECONCILE_QUEUED_AFTER"], cfg["RECONCILE_RUNNING_AFTER"])
+    resend = gradings.lost(candidates, _queue_lengths({c.queue for c in candidates}))
+    for c in resend:
+        gradings.requeue(c.id, c.queue)
+    if resend:
+        log.warning("reconciler requeued %d stuck gradings: %s", len(resend),
+                    [c.id for c in resend[:20]])
+    return len(resend)
+
+
+def _queue_lengths(queues: set[str]) -> dict[str, int | None]:
+    """Return how many messages each queue holds in the broker (None when it cannot say)."""
+    out: dict[str, int | None] = dict.fromkeys(queues)
+    try:
+        with celery.connection_for_write() as conn:
+            client = conn.default_channel.client  # the Redis transport's own client
+            for q in queues:
+                out[q] = int(client.llen(q))
+    except Exception as exc:  # noqa: BLE001 — unknown lengths: resend as before
+        log.warning("could not read the queue lengths (%s); resending by age", exc)
+    return out

@@ -318,3 +318,16 @@ def test_an_instructor_regrades_one_submission_from_its_page(app: Flask, world: 
     r = c.post(f"/staff/courses/COURSE-A/assignments/{aid}/regrade",
                data={"csrf_token": csrf_token(page.data), "submission": "999999"})
     assert r.status_code == 404
+
+
+def test_the_reconciler_resends_only_what_the_broker_lost() -> None:
+    from web.services.gradings import Stuck, lost
+
+    waiting_bulk = [Stuck(i, "bulk", "queued") for i in range(3)]
+    dead = Stuck(9, "grading", "running")
+    # three queued bulk gradings and three messages in line: nothing is lost
+    assert lost([*waiting_bulk, dead], {"bulk": 3, "grading": 0}) == [dead]
+    # fewer messages than gradings (a Redis restart emptied it): resend them
+    assert lost(waiting_bulk, {"bulk": 1}) == waiting_bulk
+    # the broker could not say: resend by age, as before
+    assert lost(waiting_bulk, {"bulk": None}) == waiting_bulk

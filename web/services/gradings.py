@@ -175,9 +175,18 @@ def poison_result(claim_: Claim, max_attempts: int) -> GradeResult:
         exercise_version=exercise.version)
 
 
+@dataclass(frozen=True)
+class Stuck:
+    """A grading the reconciler may have to send again."""
+
+    id: int
+    queue: str
+    status: str
+
+
 def stuck(queued_after: float, running_after: float, now: dt.datetime | None = None) \
-        -> list[tuple[int, str]]:
-    """Return (id, queue) of gradings queued or running for longer than the given seconds."""
+        -> list[Stuck]:
+    """Return the gradings queued or running for longer than the given seconds."""
     now = now or utcnow()
     rows = db.session.execute(
         select(Gradings.id, Gradings.status, Gradings.updated_at, Gradings.requeues,
@@ -188,11 +197,28 @@ def stuck(queued_after: float, running_after: float, now: dt.datetime | None = N
             & (Gradings.updated_at < now - dt.timedelta(seconds=running_after)),
         )).order_by(Gradings.id)).all()
     db.session.rollback()
-    # A queued grading may just be waiting behind a long backlog (a batch on the bulk
-    # queue): resend it with an exponential backoff (after 1, 2, 4, … periods).
-    return [(r.id, queue_for(r.reason)) for r in rows
+    # A queued grading may just be waiting behind a long backlog: resend it with an
+    # exponential backoff (after 1, 2, 4, … periods) so duplicates stay few.
+    return [Stuck(r.id, queue_for(r.reason), r.status) for r in rows
             if r.status != QUEUED
             or r.updated_at < now - dt.timedelta(seconds=queued_after * 2 ** min(r.requeues, 8))]
+
+
+def lost(candidates: list[Stuck], waiting: dict[str, int | None]) -> list[Stuck]:
+    """Return the stuck gradings whose message is likely lost, given how many messages each
+    queue holds in the broker (None: unknown).
+
+    A running grading past its time lost its worker: always resent. A queued one is resent
+    only when its queue holds fewer messages than there are queued gradings for it — else
+    every one of them is still in line (a 5,000-file batch waits minutes on the bulk queue,
+    and resending them all would only double the line).
+    """
+    queued: dict[str, int] = {}
+    for c in candidates:
+        if c.status == QUEUED:
+            queued[c.queue] = queued.get(c.queue, 0) + 1
+    return [c for c in candidates if c.status != QUEUED or waiting.get(c.queue) is None
+            or waiting[c.queue] < queued[c.queue]]
 
 
 def requeue(grading_id: int, queue: str) -> bool:
