@@ -93,7 +93,7 @@ def create(assignment: Assignments, upload: archive.Upload, *, filename: str,
     for m in archive.match(upload.files, roster(assignment)):
         f = m.file
         row = BatchFiles(batch=batch, name=_short(f.name, 255), user_id=m.user_id,
-                         status=FILE_SUBMITTED, message=m.how or "")
+                         status=FILE_SUBMITTED, message=f"matched by {m.how}" if m.how else "")
         db.session.add(row)
         if f.problem is not None:
             row.status, row.message = FILE_REFUSED, f.problem
