@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 
 from web.db import db
 from web.models import (
@@ -80,6 +80,7 @@ def create(assignment: Assignments, upload: archive.Upload, *, filename: str,
     """
     if assignment.course.archived_at is not None:
         raise BatchError("the course is archived: restore it to grade a batch")
+    gradings.lock(assignment)  # two uploads at once must not both miss each other's files
     batch = Batches(assignment_id=assignment.id, created_by=created_by,
                     filename=_short(filename, 255), layout=upload.layout)
     db.session.add(batch)
@@ -171,13 +172,23 @@ def assign(row: BatchFiles, user: Users) -> Submissions:
         Enrolments.role == STUDENT))
     if enrolled is None:
         raise BatchError(f"{user.email} is not a student of this course")
+    code, name = row.code, row.name
+    # claim the row first: two instructors assigning it at once make one submission
+    claimed = db.session.execute(update(BatchFiles).where(
+        BatchFiles.id == row.id, BatchFiles.status.in_([FILE_UNMATCHED, FILE_AMBIGUOUS]))
+        .values(status=FILE_SUBMITTED)).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise BatchError(f"{name} was just settled by someone else")
     try:
-        sub = new_submission(exercise_id=a.exercise_id, code=row.code, user_id=user.id,
+        sub = new_submission(exercise_id=a.exercise_id, code=code, user_id=user.id,
                              assignment_id=a.id, reason=BATCH, batch_id=batch.id,
-                             source_name=row.name, created_at=counts_at(a, batch.created_at))
+                             source_name=name, created_at=counts_at(a, batch.created_at))
     except SubmissionRejected as exc:
+        db.session.rollback()
         raise BatchError(str(exc)) from None
-    row.status, row.user_id, row.submission = FILE_SUBMITTED, user.id, sub
+    db.session.refresh(row)
+    row.user_id, row.submission = user.id, sub
     row.message, row.code, row.candidates = "assigned by staff", None, None
     db.session.commit()
     gradings.send(sub.current_grading)

@@ -25,6 +25,7 @@ from web.models import (
     QUEUED,
     RUNNING,
     SUBMITTED,
+    Assignments,
     Gradings,
     Submissions,
     TensorResults,
@@ -38,6 +39,18 @@ log = logging.getLogger(__name__)
 #: The grading columns a submission mirrors from its current grading.
 MIRRORED = ("status", "result_status", "score", "carry_forward_score", "values_score",
             "values_carry_forward_score", "max_score")
+
+
+def lock(assignment: Assignments) -> None:
+    """Serialize batch uploads and regrades of one assignment until the caller commits.
+
+    A no-op update of the assignment's row, in a fresh transaction: PostgreSQL holds the
+    row lock (FOR NO KEY UPDATE: students' inserts still pass), SQLite the write lock, so
+    the dedupe check and the one-pending-regrade check read what the other committed.
+    """
+    db.session.commit()
+    db.session.execute(update(Assignments).where(Assignments.id == assignment.id)
+                       .values(id=Assignments.id))
 
 
 def add(submission: Submissions, reason: str = SUBMITTED, regrade_id: int | None = None) \

@@ -81,8 +81,9 @@ def position(submission: Submissions) -> int | None:
     Live gradings are graded oldest first and before any bulk work, so its place is one plus
     the live gradings queued before it (one indexed count); batches do not count.
     """
-    if submission.status != QUEUED or submission.current_grading_id is None:
-        return None
+    g = submission.current_grading
+    if submission.status != QUEUED or g is None or g.reason != SUBMITTED:
+        return None  # a batch or regrade waits on the bulk queue: no live place to show
     ahead = db.session.scalar(select(func.count()).select_from(Gradings).where(
         Gradings.status == QUEUED, Gradings.reason == SUBMITTED,
         Gradings.id < submission.current_grading_id)) or 0

@@ -48,6 +48,7 @@ def start(assignment: Assignments, *, created_by: int | None, student: Users | N
     """
     if assignment.course.archived_at is not None:
         raise RegradeError("the course is archived: restore it to regrade")
+    gradings.lock(assignment)  # two regrades started at once: the second sees the first
     pending = db.session.scalar(select(Regrades.id).where(
         Regrades.assignment_id == assignment.id, Regrades.state == PENDING))
     if pending is not None:
