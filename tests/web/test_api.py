@@ -249,7 +249,8 @@ def test_the_openapi_document_is_valid_and_describes_the_api(app) -> None:
     schema.validate()  # against the OpenAPI 3.1 meta-schema; raises when invalid
     operations = {op.ok().label for op in schema.get_all_operations()}
     assert operations == {"GET /exercises", "POST /submissions", "GET /submissions/{id}",
-                          "GET /courses/{code}/submissions"}
+                          "GET /courses/{code}/submissions", "POST /courses/{code}/batches",
+                          "GET /courses/{code}/batches/{batch_id}"}
     raw = schema.raw_schema
     assert raw["openapi"].startswith("3.")
     assert raw["components"]["securitySchemes"]["bearer"] == {"type": "http",
@@ -260,7 +261,7 @@ def test_the_openapi_document_is_valid_and_describes_the_api(app) -> None:
     rules = {r.rule for r in app.url_map.iter_rules()}
     for path in raw["paths"]:
         flask_path = "/api/v1" + path.replace("{id}", "<int:submission_id>").replace(
-            "{code}", "<code>")
+            "{code}", "<code>").replace("{batch_id}", "<int:batch_id>")
         assert flask_path in rules, path
     # The Result schema in the document is the result JSON schema of spec §4.
     result = {k: v for k, v in RESULT_SCHEMA.items() if k != "$schema"}

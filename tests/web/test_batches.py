@@ -418,3 +418,15 @@ def test_a_batch_submission_has_no_live_queue_place(app: Flask, world: dict) -> 
         assert queue_health.position(db.session.get(Submissions, live)) == 1
         h = queue_health.health(ask_workers=False)
         assert (h.queued, h.bulk_queued) == (1, 1)
+
+
+@pytest.mark.parametrize("which", ["99999999999999999999", "²", "", "x" * 5000,
+                                   "makemore4/ex2\x00"])
+def test_the_batch_api_refuses_odd_assignment_names_clearly(app: Flask, world: dict,
+                                                           which: str) -> None:
+    bearer = {"Authorization": f"Bearer {token(app, 'teach-a@example.org')}"}
+    data = zipped({"alice@example.org.py": EX2_CORRECT})
+    r = app.test_client().post("/api/v1/courses/COURSE-A/batches", headers=bearer,
+                               data={"exercise": which, "file": (io.BytesIO(data), "c.zip")},
+                               content_type="multipart/form-data")
+    assert r.status_code in (400, 404) and r.get_json()["error"], r.data[:300]

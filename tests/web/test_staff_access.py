@@ -69,6 +69,35 @@ ROUTES = [
     Route("/staff/courses/<code>/gradebook.csv", "GET", lambda w: f"{A}/gradebook.csv"),
     Route("/api/v1/courses/<code>/submissions", "GET",
           lambda w: "/api/v1/courses/COURSE-A/submissions"),
+    # batches and regrades (issue 12)
+    Route("/staff/courses/<code>/assignments/<int:assignment_id>", "GET",
+          lambda w: f"{A}/assignments/{w['aid']}"),
+    Route("/staff/courses/<code>/assignments/<int:assignment_id>/batches", "POST",
+          lambda w: f"{A}/assignments/{w['aid']}/batches", True),
+    Route("/staff/courses/<code>/batches/<int:batch_id>", "GET",
+          lambda w: f"{A}/batches/{w['batch']}"),
+    Route("/staff/courses/<code>/batches/<int:batch_id>/progress.json", "GET",
+          lambda w: f"{A}/batches/{w['batch']}/progress.json"),
+    Route("/staff/courses/<code>/batches/<int:batch_id>/results.csv", "GET",
+          lambda w: f"{A}/batches/{w['batch']}/results.csv"),
+    Route("/staff/courses/<code>/batches/<int:batch_id>/files/<int:file_id>/assign", "POST",
+          lambda w: f"{A}/batches/{w['batch']}/files/{w['batch_file']}/assign", True,
+          lambda w: {"email": "bob@example.org"}),
+    Route("/staff/courses/<code>/assignments/<int:assignment_id>/regrade", "POST",
+          lambda w: f"{A}/assignments/{w['aid']}/regrade", True),
+    Route("/staff/courses/<code>/regrades/<int:regrade_id>", "GET",
+          lambda w: f"{A}/regrades/{w['regrade']}"),
+    Route("/staff/courses/<code>/regrades/<int:regrade_id>/progress.json", "GET",
+          lambda w: f"{A}/regrades/{w['regrade']}/progress.json"),
+    Route("/staff/courses/<code>/regrades/<int:regrade_id>/<any(apply, discard):decision>",
+          "POST", lambda w: f"{A}/regrades/{w['regrade']}/discard", True),
+    Route("/api/v1/courses/<code>/batches", "POST",
+          lambda w: "/api/v1/courses/COURSE-A/batches", True,
+          lambda w: {"exercise": "makemore4/ex2"}),
+    Route("/api/v1/courses/<code>/batches/<int:batch_id>", "GET",
+          lambda w: f"/api/v1/courses/COURSE-A/batches/{w['batch']}"),
+    Route("/api/v1/courses/<code>/batches/<int:batch_id>/results.csv", "GET",
+          lambda w: f"/api/v1/courses/COURSE-A/batches/{w['batch']}/results.csv"),
 ]
 #: Staff rules every route table above must cover.
 STAFF_RULES = {r.rule for r in ROUTES}
@@ -86,6 +115,17 @@ def staff_world(app: Flask, world: dict) -> dict:
     w["aid"] = assignment_id(app, "COURSE-A")
     w["sub"] = make_submission(app, w["alice"], w["aid"], "# alice's code\n",
                                result=wrong_result())
+    with app.app_context():
+        from web.models import Assignments, Submissions
+        from web.services import archive, batches, regrades
+
+        a = db.session.get(Assignments, w["aid"])
+        upload = archive.Upload("plain", [archive.UploadFile("who.py", "# alice's code\n",
+                                                             None)])
+        b = batches.create(a, upload, filename="c.zip", created_by=None)
+        w["batch"], w["batch_file"] = b.id, b.files[0].id
+        w["regrade"] = regrades.start(a, created_by=None,
+                                      submission=db.session.get(Submissions, w["sub"])).id
     return w
 
 
@@ -93,6 +133,8 @@ def _call(client, route: Route, w: dict, api_token: str | None = None):
     path = route.path(w)
     if path.startswith("/api/"):
         headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+        if route.method == "POST":
+            return client.post(path, headers=headers, data=route.data(w) if route.data else {})
         return client.get(path, headers=headers)
     if route.method == "GET":
         return client.get(path)

@@ -248,8 +248,10 @@ def remove_assignment(a: Assignments) -> int:
 def find_assignments(course: Courses, exercise_or_id: str) -> list[Assignments]:
     """Return the course's assignments of an exercise id (or with that assignment id)."""
     q = select(Assignments).where(Assignments.course_id == course.id)
-    if exercise_or_id.isdigit():
-        q = q.where(Assignments.id == int(exercise_or_id))
+    if exercise_or_id.isascii() and exercise_or_id.isdigit():
+        # an id no backend can store matches nothing (not an integer-overflow error)
+        ident = int(exercise_or_id) if len(exercise_or_id) <= 10 else -1
+        q = q.where(Assignments.id == (ident if ident <= 2**31 - 1 else -1))
     else:
         q = q.where(Assignments.exercise_id == exercise_or_id)
     found = list(db.session.scalars(q.order_by(Assignments.id)))

@@ -130,12 +130,12 @@ def document() -> dict[str, Any]:
                     "403": _err("a TA, or the course is archived"),
                     "404": _err("no such course or assignment, or not its staff"),
                     "413": _err("the zip is too large")}}},
-            "/courses/{code}/batches/{id}": {"get": {
+            "/courses/{code}/batches/{batch_id}": {"get": {
                 "summary": "A batch's progress and what became of every file",
                 "parameters": [{"name": "code", "in": "path", "required": True,
                                 "schema": {"type": "string"}},
-                               {"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "integer"}}],
+                               {"name": "batch_id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1}}],
                 "responses": {
                     "200": {"description": "the batch", "content": {
                         "application/json": {"schema": _BATCH}}},
