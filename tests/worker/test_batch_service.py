@@ -48,8 +48,8 @@ N = 300
 #: Live submissions sent at once while a batch waits (more than the bound on the batch
 #: gradings that may finish meanwhile, so round-robin between the queues would fail).
 LIVE = 12
-#: Files of the kill/restart batch (the first half of the class: the same road, less time).
-RESTART_FILES = 150
+#: Files of the kill/restart batch (a quarter of the class: the same road, less time).
+RESTART_FILES = 80
 COURSE = "BATCH-SVC"
 #: The reconciler (run by ``backprop beat`` in the kill/restart test only): a grading left
 #: running by a killed worker is sent again after RECONCILE_RUNNING_AFTER seconds.

@@ -123,8 +123,7 @@ def create(assignment: Assignments, upload: archive.Upload, *, filename: str,
             row.message = (row.message + "; " if row.message else "") + "Canvas marked it LATE"
         row.submission = new[key] = sub
     db.session.commit()
-    for sub in new.values():
-        gradings.send(sub.current_grading)
+    gradings.send_all([sub.current_grading for sub in new.values()])
     return batch
 
 

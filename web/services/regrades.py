@@ -74,8 +74,7 @@ def start(assignment: Assignments, *, created_by: int | None, student: Users | N
     db.session.flush()
     new = [gradings.add(s, REGRADE, regrade_id=regrade.id) for s in subs]
     db.session.commit()
-    for g in new:
-        gradings.send(g)
+    gradings.send_all(new)
     return regrade
 
 
