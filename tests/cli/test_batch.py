@@ -38,9 +38,12 @@ def test_zip_with_hostile_members_to_csv(tmp_path: Path) -> None:
     assert {"student", "score", "max_score", "status"} <= set(rows["alice"])
 
 
-def test_folder_to_stdout(tmp_path: Path) -> None:
+def test_folder_to_stdout(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "carol.py").write_text((CORPUS / "fused.py").read_text())
     (tmp_path / "dave.py").write_text("def backward(t) return 1\n")
+    # a server kept in the environment for `backprop submit` does not make it an upload
+    monkeypatch.setenv("BACKPROP_SERVER", "http://127.0.0.1:9")
+    monkeypatch.setenv("BACKPROP_TOKEN", "t")
     proc = run(str(tmp_path), "-e", "makemore4/ex2")
     assert proc.returncode == 0, proc.stderr
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(proc.stdout))}
@@ -55,6 +58,11 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "neither a folder nor a zip" in proc.stderr
     proc = run(str(tmp_path), "-e", "nope/ex")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = run(str(tmp_path), "-e", "makemore4/ex2", "--server", "http://127.0.0.1:9")
+    assert proc.returncode == 2 and "needs --server, --token and --course" in proc.stderr
+    proc = run(str(tmp_path), "-e", "makemore4/ex2", "--server", "http://x", "--token", "t",
+               "--course", "C", "-j", "2")
+    assert proc.returncode == 2 and "-j and --no-diagnosis are for a local batch" in proc.stderr
 
 
 def test_csv_carries_both_scores_and_root_causes(tmp_path: Path) -> None:
@@ -102,3 +110,45 @@ def test_parallel_sandboxes_give_the_same_csv_and_diagnosis_can_be_skipped(
     assert all(r["root_causes"] == r["fingerprints"] == r["carry_forward_score"] == ""
                for r in fast)
     assert any(r["root_causes"] for r in rows(one.stdout))
+
+
+def test_a_grading_process_that_dies_costs_its_file_only(tmp_path: Path, monkeypatch) -> None:
+    """Files are graded by forked grading processes; one that dies (a crash of the grader's
+    own, never the submission's: that runs in its sandboxed child) fails only the file it was
+    grading. The files it had been handed next go to a replacement; rows keep their order."""
+    import os
+
+    import torch
+    from click.testing import CliRunner
+
+    from cli import batch
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")  # batch sets them for good otherwise
+    monkeypatch.setenv("BACKPROP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SECRET_KEY", "test-secret")
+    threads = torch.get_num_threads()
+    real = batch._grade_one
+
+    def grade_one(exercise, code, sandbox, student, *args, **kwargs):
+        if student == "s2":
+            os._exit(3)  # in the forked grading process
+        return real(exercise, code, sandbox, student, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "_grade_one", grade_one)
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"s{i}.py").write_text((CORPUS / "lecture.py").read_text())
+    out = tmp_path / "out.csv"
+    try:
+        result = CliRunner().invoke(batch.batch_cmd, [str(folder), "-e", "makemore4/ex2",
+                                                      "-o", str(out), "-j", "2"])
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(newline="")))
+    assert [r["student"] for r in rows] == [f"s{i}" for i in range(6)]
+    assert rows[2]["status"] == "error", rows[2]
+    assert "grading process ended: exit code 3" in rows[2]["message"], rows[2]
+    assert all((r["status"], r["score"]) == ("graded", "1.0") for r in rows if r is not rows[2])
