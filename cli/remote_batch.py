@@ -100,7 +100,9 @@ def _report_files(batch: dict, console) -> None:
     console.print(Text(visible(f"batch #{batch['id']} ({batch['layout']} layout): " + ", ".join(
         f"{n} {status}" for status, n in sorted(counts.items())))))
     for f in left:
-        console.print(Text(visible(f"  {f['status']:<10} {f['name']}: {f['message']}")))
-    if any(f["status"] in ("unmatched", "ambiguous") for f in left):
-        console.print("  assign the unmatched files on the batch's page; they are not graded "
-                      "until then")
+        console.print(Text(visible(f"  {f['status']:<11} {f['name']}: {f['message']}")))
+    for note in batch.get("notes", []):
+        console.print(Text(visible(f"  not graded: {note}")))
+    if any(f["status"] in ("unmatched", "ambiguous", "unconfirmed") for f in left):
+        console.print("  assign or confirm these files on the batch's page; they are not "
+                      "graded until then")

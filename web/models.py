@@ -45,6 +45,8 @@ PENDING, APPLIED, DISCARDED = "pending", "applied", "discarded"
 #: What became of a batch file.
 FILE_SUBMITTED, FILE_UNMATCHED, FILE_AMBIGUOUS, FILE_DUPLICATE, FILE_REFUSED = (
     "submitted", "unmatched", "ambiguous", "duplicate", "refused")
+#: Matched by name only: names are typed by students, so staff confirm before it is graded.
+FILE_UNCONFIRMED = "unconfirmed"
 #: How an assignment counts a submission: "strict" (a tensor must match autograd) or
 #: "carry_forward" (a tensor earns its points when it is right given the student's own
 #: upstream gradients — exam markers' "error carried forward").
@@ -400,6 +402,9 @@ class Batches(db.Model):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(255), default="")
     layout: Mapped[str] = mapped_column(String(20), default="plain")
+    #: What the upload held but was not a student's file (an empty Gradescope folder, a
+    #: nested archive, …): shown with the batch so nobody disappears silently.
+    notes: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     assignment: Mapped[Assignments] = relationship()

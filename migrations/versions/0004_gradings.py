@@ -65,6 +65,7 @@ def upgrade():
         sa.Column('created_by', sa.Integer(), nullable=True),
         sa.Column('filename', sa.String(length=255), nullable=False),
         sa.Column('layout', sa.String(length=20), nullable=False),
+        sa.Column('notes', sa.JSON(), nullable=True),
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(['assignment_id'], ['assignments.id'],
                                 name=op.f('fk_batches_assignment_id_assignments'),

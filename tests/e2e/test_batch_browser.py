@@ -311,14 +311,15 @@ def test_batch_upload_progress_scores_and_assigning_the_unmatched_file(batch: Ba
     assert batch.unmatched["status"] == "unmatched", batch.unmatched
     assert "no roster student fits" in batch.unmatched["note"], batch.unmatched
     assert batch.unmatched["forms"] == 1, batch.unmatched
-    assert "1 file fits no single roster student" in batch.unmatched["warning"], batch.unmatched
+    assert "1 file waits for you" in batch.unmatched["warning"], batch.unmatched
     assert sorted(batch.unmatched["suggestions"]) == sorted(p.email for p in ROSTER), \
         batch.unmatched
-    # the CSV has the 7 graded files (the student column is the file's stem)
+    # the CSV has the 7 graded files (the student column is the student's e-mail: the
+    # assigned file is under the student it was given to)
     students = sorted(r["student"] for r in batch.csv_rows)
-    assert students == sorted([p.email for p in FILED] + [UNMATCHED[:-3]]), batch.csv_rows
+    assert students == sorted([p.email for p in FILED] + [OWNER.email]), batch.csv_rows
     scores = {r["student"]: float(r["score"]) for r in batch.csv_rows}
-    assert scores[UNMATCHED[:-3]] == 1.0 and scores[FILED[4].email] == 0.0, scores
+    assert scores[OWNER.email] == 1.0 and scores[FILED[4].email] == 0.0, scores
 
 
 def test_assignment_page_lists_the_batch(course: Course, batch: Batch, staff_context):

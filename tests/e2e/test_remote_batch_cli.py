@@ -59,7 +59,7 @@ def test_a_folder_through_the_service_then_again(service: Service, course: dict)
     run = backprop(service, *args, "-o", str(out_csv))
     assert run.returncode == 0, run.stderr
     assert "5 submitted" in run.stderr and "1 unmatched" in run.stderr, run.stderr
-    assert "stranger.py" in run.stderr and "assign the unmatched files" in run.stderr
+    assert "stranger.py" in run.stderr and "assign or confirm these files" in run.stderr
     rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
     assert sorted(r["student"] for r in rows) == sorted(PEOPLE)
     scores = {r["student"]: (float(r["score"]), r["status"]) for r in rows}

@@ -71,7 +71,7 @@ def test_a_zip_becomes_submissions_matched_to_the_roster(app: Flask, world: dict
     r = upload(c, aid, zipped({"alice@example.org.py": EX2_CORRECT,
                                "bob@example.org.py": EX2_CORRECT + "\n# bob\n",
                                "carol@example.org.py": EX2_CORRECT,  # another course's
-                               "nobody.py": EX2_CORRECT,
+                               "nobody.py": EX2_CORRECT + "# nobody's\n",
                                "__MACOSX/._alice@example.org.py": "junk"}))
     assert r.status_code == 302, r.data
     page = c.get(r.headers["Location"]).text
@@ -85,7 +85,7 @@ def test_a_zip_becomes_submissions_matched_to_the_roster(app: Flask, world: dict
         assert {g.reason for g in db.session.scalars(select(Gradings))} == {"batch"}
         assert all(s.batch_id is not None and s.status == "queued" for s in subs)
     assert "0</strong> / <span class=\"p-total\">2</span>" in page
-    assert "2 files fit no single roster student" in page
+    assert "2 files wait for you" in page
     prog = c.get(f"{r.headers['Location']}/progress.json").get_json()
     assert prog == {"total": 2, "done": 0, "running": 0, "queued": 2, "failed": 0,
                     "unsettled": 2, "eta_seconds": None, "finished": False}
@@ -109,12 +109,16 @@ def test_a_zip_becomes_submissions_matched_to_the_roster(app: Flask, world: dict
         row = db.session.get(BatchFiles, fid)
         assert (row.status, row.user_id, row.code) == ("submitted", world["alice"], None)
         assert db.session.get(Submissions, row.submission_id).batch_id == row.batch_id
-    # a student of another course cannot be given a file
+    # a student of another course cannot be given a file, and the refusal says nothing
+    # about whether the address has an account elsewhere
     with app.app_context():
         other = db.session.scalar(select(BatchFiles.id).where(
             BatchFiles.name == "carol@example.org.py"))
-    c.post(f"{r.headers['Location']}/files/{other}/assign",
-           data={"csrf_token": csrf_token(page.data), "email": "carol@example.org"})
+    for email in ("carol@example.org", "nobody-at-all@example.org"):
+        r2 = c.post(f"{r.headers['Location']}/files/{other}/assign",
+                    data={"csrf_token": csrf_token(page.data), "email": email})
+        assert f"no student with e-mail &#39;{email}&#39; in this course" in \
+            c.get(r2.headers["Location"]).text
     with app.app_context():
         assert db.session.get(BatchFiles, other).status == "unmatched"
 
@@ -430,3 +434,135 @@ def test_the_batch_api_refuses_odd_assignment_names_clearly(app: Flask, world: d
                                data={"exercise": which, "file": (io.BytesIO(data), "c.zip")},
                                content_type="multipart/form-data")
     assert r.status_code in (400, 404) and r.get_json()["error"], r.data[:300]
+
+
+
+def test_a_name_match_waits_for_the_instructor(app: Flask, world: dict) -> None:
+    """Names are typed by students: a file matched only by name is not graded (nor readable
+    by whoever took that name) until an instructor confirms it."""
+    from web.models import Users
+
+    aid = assignment_id(app, "COURSE-A")
+    mallory = user(app, "mallory@example.org", "student", "COURSE-A")
+    with app.app_context():
+        db.session.get(Users, mallory).name = "Alice Smith"  # what she typed
+        db.session.commit()
+    c = staff(app, world)
+    r = upload(c, aid, zipped({"smithalice_101_1_backward.py": EX2_CORRECT + "# ALICE\n"}))
+    page = c.get(r.headers["Location"])
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Submissions)) == 0
+        row = db.session.scalar(select(BatchFiles))
+        assert (row.status, row.user_id) == ("unconfirmed", mallory)
+    assert "1 file waits for you" in page.text and "mallory@example.org" in page.text
+
+
+def test_confirming_name_matches(app: Flask, world: dict) -> None:
+    from web.models import Users
+
+    aid = assignment_id(app, "COURSE-A")
+    with app.app_context():
+        db.session.get(Users, world["alice"]).name = "Alice Smith"
+        db.session.get(Users, world["bob"]).name = "Bob Jones"
+        db.session.commit()
+    c = staff(app, world)
+    r = upload(c, aid, zipped({"smithalice_101_1_backward.py": EX2_CORRECT,
+                               "jonesbob_LATE_102_2_backward.py": EX2_CORRECT + "#b\n"}))
+    batch_url = r.headers["Location"]
+    page = c.get(batch_url)
+    assert "Confirm all 2 name matches" in page.text
+    with app.app_context():
+        rows = {f.name: f for f in db.session.scalars(select(BatchFiles))}
+        assert {f.status for f in rows.values()} == {"unconfirmed"}
+        assert rows["smithalice_101_1_backward.py"].user_id == world["alice"]
+        bob_file = rows["jonesbob_LATE_102_2_backward.py"].id
+    # one confirmed by its own button (no e-mail: the proposed student) …
+    done = c.post(f"{batch_url}/files/{bob_file}/assign",
+                  data={"csrf_token": csrf_token(page.data)})
+    assert "graded as bob@example.org" in c.get(done.headers["Location"]).text
+    # … the rest all at once
+    c.post(f"{batch_url}/confirm", data={"csrf_token": csrf_token(page.data)})
+    with app.app_context():
+        statuses = sorted(db.session.scalars(select(BatchFiles.status)))
+        assert statuses == ["submitted", "submitted"]
+        owners = sorted(db.session.scalars(select(Submissions.user_id)))
+        assert owners == sorted([world["alice"], world["bob"]])
+    # the CSV names the students, not the files' stems
+    grade_all(app, 1.0)
+    csv = c.get(f"{batch_url}/results.csv").text.splitlines()
+    assert sorted(line.split(",")[0] for line in csv[1:]) == ["alice@example.org",
+                                                              "bob@example.org"]
+
+
+def test_assigning_a_file_the_student_already_sent_grades_nothing(app: Flask,
+                                                                  world: dict) -> None:
+    aid = assignment_id(app, "COURSE-A")
+    c = staff(app, world)
+    r = upload(c, aid, zipped({"x.py": EX2_CORRECT, "y.py": EX2_CORRECT}))
+    page = c.get(r.headers["Location"])
+    with app.app_context():
+        ids = dict(db.session.execute(select(BatchFiles.name, BatchFiles.id)).all())
+    for name in ("x.py", "y.py"):
+        c.post(f"{r.headers['Location']}/files/{ids[name]}/assign",
+               data={"csrf_token": csrf_token(page.data), "email": "alice@example.org"})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Submissions)) == 1
+        assert db.session.get(BatchFiles, ids["y.py"]).status == "duplicate"
+
+
+def test_gradescope_export_with_helpers_and_empty_folders(app: Flask, world: dict) -> None:
+    aid = assignment_id(app, "COURSE-A")
+    meta = ("submission_1:\n  :submitters:\n  - :name: A\n    :email: alice@example.org\n"
+            "submission_2:\n  :submitters:\n  - :name: B\n    :email: bob@example.org\n")
+    c = staff(app, world)
+    r = upload(c, aid, zipped({"submission_metadata.yml": meta,
+                               "submission_1/backward.py": EX2_CORRECT,
+                               "submission_1/helper.py": "x = 1\n",
+                               "submission_2/notes.txt": "no code"}))
+    page = c.get(r.headers["Location"]).text
+    with app.app_context():
+        rows = {f.name: f.status for f in db.session.scalars(select(BatchFiles))}
+        assert rows == {"submission_1/backward.py": "submitted"}
+        notes = db.session.scalar(select(Batches.notes))
+    assert any("submission_2" in n for n in notes), notes
+    assert "submission_2" in page  # shown, so nobody disappears silently
+
+
+def test_yaml_aliases_in_gradescope_metadata_are_refused() -> None:
+    from web.services import archive
+
+    meta = ("people: &p\n  - :email: a@example.org\n"
+            "submission_1:\n  :submitters: *p\n")
+    with pytest.raises(archive.ArchiveRefused, match="aliases"):
+        archive.read_archive(zipped({"submission_metadata.yml": meta,
+                                     "submission_1/backward.py": "x"}))
+
+
+def test_a_decided_regrade_keeps_its_own_before_and_after(app: Flask, world: dict) -> None:
+    from web.models import Assignments
+    from web.models import Submissions as Subs
+    from web.services import regrades
+
+    aid = assignment_id(app, "COURSE-A")
+    sid = submission(app, world["alice"], aid, EX2_CORRECT, result=scored(0.0))
+    with app.app_context():
+        a = db.session.get(Assignments, aid)
+        first = regrades.start(a, created_by=None, submission=db.session.get(Subs, sid))
+        grade_all(app, 1.0)
+        regrades.apply(first)
+        second = regrades.start(a, created_by=None, submission=db.session.get(Subs, sid))
+        grade_all(app, 0.5)
+        regrades.apply(second)
+        (c1,) = regrades.report(first).changes
+        (c2,) = regrades.report(second).changes
+        assert (c1.old, c1.new, c2.old, c2.new) == (0.0, 1.0, 1.0, 0.5)
+
+
+def test_the_regrade_form_refuses_odd_submission_ids(app: Flask, world: dict) -> None:
+    aid = assignment_id(app, "COURSE-A")
+    c = staff(app, world)
+    page = c.get(f"/staff/courses/COURSE-A/assignments/{aid}")
+    for raw in ("²", "-1", "9" * 30):
+        r = c.post(f"/staff/courses/COURSE-A/assignments/{aid}/regrade",
+                   data={"csrf_token": csrf_token(page.data), "submission": raw})
+        assert r.status_code == 404, raw

@@ -83,6 +83,8 @@ ROUTES = [
     Route("/staff/courses/<code>/batches/<int:batch_id>/files/<int:file_id>/assign", "POST",
           lambda w: f"{A}/batches/{w['batch']}/files/{w['batch_file']}/assign", True,
           lambda w: {"email": "bob@example.org"}),
+    Route("/staff/courses/<code>/batches/<int:batch_id>/confirm", "POST",
+          lambda w: f"{A}/batches/{w['batch']}/confirm", True),
     Route("/staff/courses/<code>/assignments/<int:assignment_id>/regrade", "POST",
           lambda w: f"{A}/assignments/{w['aid']}/regrade", True),
     Route("/staff/courses/<code>/regrades/<int:regrade_id>", "GET",

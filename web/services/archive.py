@@ -51,6 +51,8 @@ MAX_RATIO = 200
 BOMB_MIN_BYTES = 1024 * 1024
 #: The largest Gradescope ``submission_metadata.yml``.
 MAX_METADATA_BYTES = 2 * 1024 * 1024
+#: Submitters one Gradescope submission may list (a group).
+MAX_SUBMITTERS = 50
 
 #: Layouts.
 PLAIN, CANVAS, GRADESCOPE = "plain", "canvas", "gradescope"
@@ -421,7 +423,14 @@ def _canvas_keys(path: str) -> Keys:
 
 class _MetadataLoader(yaml.SafeLoader):
     """safe_load, except that unknown tags (Gradescope's Ruby ``!ruby/object:BigDecimal``
-    scores) load as the plain scalar, list or dict they tag instead of failing."""
+    scores) load as the plain scalar, list or dict they tag instead of failing, and aliases
+    are refused: Gradescope writes none, and a list aliased into every folder makes a few
+    kilobytes cost the product of their sizes in memory and time."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            raise ValueError("YAML aliases are not accepted")
+        return super().compose_node(parent, index)
 
 
 def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -457,7 +466,9 @@ def _load_metadata(raw: _Raw, label: str) -> dict[str, Keys]:
         mark = exc.problem_mark
         line = f" at line {mark.line + 1}" if mark is not None else ""
         raise ArchiveRefused(f"{where} is not valid YAML{line}") from None
-    except (yaml.YAMLError, RecursionError, ValueError):
+    except ValueError as exc:
+        raise ArchiveRefused(f"{where}: {exc}") from None
+    except (yaml.YAMLError, RecursionError):
         raise ArchiveRefused(f"{where} is not valid YAML") from None
     data = _unsym(data)
     items = data.items() if isinstance(data, dict) else ()
@@ -469,6 +480,9 @@ def _load_metadata(raw: _Raw, label: str) -> dict[str, Keys]:
         submitters = entry.get("submitters")
         people = [_unsym(s) for s in submitters] if isinstance(submitters, list) else []
         people = [p for p in people if isinstance(p, dict)]
+        if len(people) > MAX_SUBMITTERS:
+            raise ArchiveRefused(f"{where}: {_shown(folder)} lists {len(people)} submitters; "
+                                 f"a group has at most {MAX_SUBMITTERS}")
 
         def values(key: str, people: list[dict[str, Any]] = people) -> tuple[str, ...]:
             return tuple(v for p in people if (v := _text(p.get(key))) is not None)

@@ -27,6 +27,7 @@ from web.models import (
     FILE_DUPLICATE,
     FILE_REFUSED,
     FILE_SUBMITTED,
+    FILE_UNCONFIRMED,
     FILE_UNMATCHED,
     QUEUED,
     RUNNING,
@@ -48,10 +49,19 @@ MAX_UPLOAD_BYTES = archive.MAX_TOTAL_BYTES
 #: The matcher's statuses → what the instructor sees on the batch page.
 _UNSETTLED = {archive.UNMATCHED: FILE_UNMATCHED, archive.AMBIGUOUS: FILE_AMBIGUOUS,
               archive.DUPLICATE: FILE_AMBIGUOUS}
+#: Files waiting for the instructor's decision.
+WAITING = (FILE_UNMATCHED, FILE_AMBIGUOUS, FILE_UNCONFIRMED)
+#: The file a Gradescope submission of several ``.py`` files is graded by.
+PREFERRED_FILE = "backward.py"
+
 
 
 class BatchError(ValueError):
     """The upload is refused as a whole (message says why); nothing was stored."""
+
+
+class BatchTooLarge(BatchError):
+    """The upload is over the size limit (HTTP 413)."""
 
 
 def roster(assignment: Assignments) -> list[archive.RosterEntry]:
@@ -82,7 +92,8 @@ def create(assignment: Assignments, upload: archive.Upload, *, filename: str,
         raise BatchError("the course is archived: restore it to grade a batch")
     gradings.lock(assignment)  # two uploads at once must not both miss each other's files
     batch = Batches(assignment_id=assignment.id, created_by=created_by,
-                    filename=_short(filename, 255), layout=upload.layout)
+                    filename=_short(filename, 255), layout=upload.layout,
+                    notes=[_short(n, 500) for n in upload.skipped[:200]] or None)
     db.session.add(batch)
     when = counts_at(assignment)
     # content hashes this assignment already has, per student: nothing is graded twice
@@ -102,6 +113,11 @@ def create(assignment: Assignments, upload: archive.Upload, *, filename: str,
         if m.status != archive.MATCHED:
             row.status, row.code, row.candidates = _UNSETTLED[m.status], f.code, m.candidates
             row.message = _unsettled_message(m)
+            continue
+        if m.how == "name":
+            # a name is typed by the student: anyone could take a classmate's; staff confirm
+            row.status, row.code = FILE_UNCONFIRMED, f.code
+            row.message = "matched by name only: confirm it is this student's"
             continue
         key = (m.user_id, hashlib.sha256(f.code.encode("utf-8")).hexdigest())
         if key in seen or key in new:
@@ -142,10 +158,9 @@ def _short(text: str, n: int) -> str:
 def read(data: bytes, filename: str) -> archive.Upload:
     """Read an uploaded zip; :class:`BatchError` with the archive's reason when refused."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise BatchError(f"the upload is {len(data) // 2**20} MiB; the limit is "
-                         f"{MAX_UPLOAD_BYTES // 2**20} MiB")
+        raise BatchTooLarge(f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MiB")
     try:
-        return archive.read_archive(data, filename)
+        return archive.read_archive(data, filename, prefer=PREFERRED_FILE)
     except archive.ArchiveRefused as exc:
         raise BatchError(str(exc)) from None
 
@@ -154,31 +169,61 @@ def read_path(path: Path) -> archive.Upload:
     """Read a folder or a zip on disk (the CLI), like an upload."""
     if path.is_dir():
         try:
-            return archive.read_directory(path)
+            return archive.read_directory(path, prefer=PREFERRED_FILE)
         except archive.ArchiveRefused as exc:
             raise BatchError(str(exc)) from None
     return read(path.read_bytes(), path.name)
 
 
-def assign(row: BatchFiles, user: Users) -> Submissions:
-    """Grade an unmatched or ambiguous file as ``user``'s (an instructor's decision)."""
+def course_student(assignment: Assignments, email: str) -> Users:
+    """Return the course's student with this e-mail; the same refusal whether or not the
+    address has an account elsewhere (nothing to learn about other courses)."""
+    from web.services.accounts import AccountError, normalize_email
+
+    try:
+        address = normalize_email(email or "")
+    except AccountError:
+        address = (email or "").strip()
+    user = db.session.scalar(
+        select(Users).join(Enrolments, Enrolments.user_id == Users.id)
+        .where(Users.email == address, Enrolments.course_id == assignment.course_id,
+               Enrolments.role == STUDENT))
+    if user is None:
+        raise BatchError(f"no student with e-mail {address!r} in this course")
+    return user
+
+
+def assign(row: BatchFiles, user: Users | None = None) -> Submissions | None:
+    """Grade a waiting file as ``user``'s (an instructor's decision), or confirm a name
+    match (``user`` None: the proposed student). Returns None for a duplicate."""
     batch = row.batch
     a = batch.assignment
-    if row.status not in (FILE_UNMATCHED, FILE_AMBIGUOUS) or row.code is None:
+    if row.status not in WAITING or row.code is None:
         raise BatchError(f"{row.name} is already settled ({row.status})")
-    enrolled = db.session.scalar(select(Enrolments.id).where(
-        Enrolments.course_id == a.course_id, Enrolments.user_id == user.id,
-        Enrolments.role == STUDENT))
-    if enrolled is None:
-        raise BatchError(f"{user.email} is not a student of this course")
+    if user is None:
+        if row.status != FILE_UNCONFIRMED or row.user is None:
+            raise BatchError(f"{row.name} has no proposed student: choose one")
+        user = row.user
+    user = course_student(a, user.email)
     code, name = row.code, row.name
-    # claim the row first: two instructors assigning it at once make one submission
+    # claim the row first: two instructors settling it at once make one submission
     claimed = db.session.execute(update(BatchFiles).where(
-        BatchFiles.id == row.id, BatchFiles.status.in_([FILE_UNMATCHED, FILE_AMBIGUOUS]))
+        BatchFiles.id == row.id, BatchFiles.status.in_(WAITING))
         .values(status=FILE_SUBMITTED)).rowcount
     if claimed != 1:
         db.session.rollback()
         raise BatchError(f"{name} was just settled by someone else")
+    db.session.refresh(row)
+    row.user_id, row.code, row.candidates = user.id, None, None
+    digest = hashlib.sha256(code.encode("utf-8")).hexdigest()
+    twin = db.session.scalar(select(func.min(Submissions.id)).where(
+        Submissions.assignment_id == a.id, Submissions.user_id == user.id,
+        Submissions.code_sha256 == digest))
+    if twin is not None:
+        row.status, row.submission_id = FILE_DUPLICATE, twin
+        row.message = "the same file was already submitted: not graded again"
+        db.session.commit()
+        return None
     try:
         sub = new_submission(exercise_id=a.exercise_id, code=code, user_id=user.id,
                              assignment_id=a.id, reason=BATCH, batch_id=batch.id,
@@ -186,12 +231,20 @@ def assign(row: BatchFiles, user: Users) -> Submissions:
     except SubmissionRejected as exc:
         db.session.rollback()
         raise BatchError(str(exc)) from None
-    db.session.refresh(row)
-    row.user_id, row.submission = user.id, sub
-    row.message, row.code, row.candidates = "assigned by staff", None, None
+    row.submission = sub
+    row.message = "confirmed by staff" if row.message.startswith("matched by name") \
+        else "assigned by staff"
     db.session.commit()
     gradings.send(sub.current_grading)
     return sub
+
+
+def confirm_all(batch: Batches) -> int:
+    """Confirm every name match of a batch; return how many were settled."""
+    rows = [r for r in batch.files if r.status == FILE_UNCONFIRMED]
+    for r in rows:
+        assign(r)
+    return len(rows)
 
 
 @dataclass(frozen=True)
@@ -233,7 +286,7 @@ def progress(batch: Batches, now: dt.datetime | None = None) -> Progress:
         row[5]
     unsettled = db.session.scalar(select(func.count()).select_from(BatchFiles).where(
         BatchFiles.batch_id == batch.id,
-        BatchFiles.status.in_([FILE_UNMATCHED, FILE_AMBIGUOUS]))) or 0
+        BatchFiles.status.in_(WAITING))) or 0
     eta = None
     if 0 < done < total and last is not None:
         rate = done / max((last - batch.created_at).total_seconds(), 1e-3)
@@ -258,17 +311,18 @@ def of_assignment(assignment: Assignments) -> list[Batches]:
 
 
 def result_rows(batch: Batches) -> tuple[list[str], list[list]]:
-    """Return the batch CSV's header and rows (SPEC §8: the same CSV as a local batch), one
-    per graded file — a duplicate shows its earlier twin's result — in file-name order.
-    The student column is the file's stem, as a local batch writes it."""
+    """Return the batch CSV's header and rows (SPEC §8: the same columns as a local batch),
+    one per graded file — a duplicate shows its earlier twin's result — in file-name order.
+    The student column is the matched student's e-mail (a local batch writes the file's
+    stem, which is the e-mail in the plain layout)."""
     from grader.batch_csv import header, row
     from grader.result import GradeResult
 
-    graded = [(f, s) for f, s, _ in files(batch)
+    graded = [(s, email) for _, s, email in files(batch)
               if s is not None and s.status == DONE and s.result is not None]
-    names = [t["name"] for t in graded[0][1].result.get("tensors", [])] if graded else []
-    return header(names), [row(Path(f.name).stem, GradeResult.from_json(s.result), names)
-                           for f, s in graded]
+    names = [t["name"] for t in graded[0][0].result.get("tensors", [])] if graded else []
+    return header(names), [row(email, GradeResult.from_json(s.result), names)
+                           for s, email in graded]
 
 
 def csv_text(batch: Batches) -> str:

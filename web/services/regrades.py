@@ -146,9 +146,9 @@ def report(regrade: Regrades) -> Report:
         if g.status != DONE:
             continue
         sub = g.submission
-        # after an apply the new grading is the current one: compare with the one before it
-        before = sub.current_grading if sub.current_grading_id != g.id else \
-            _previous(sub, g)
+        # pending: against what counts now; decided: against the grading before it (what
+        # counted then), so the page does not drift when a later regrade is applied
+        before = sub.current_grading if regrade.state == PENDING else _previous(sub, g)
         out.changes.append(Change(sub.id, emails.get(sub.user_id, "—"), counted(before),
                                   counted(g), g.max_score, g.result_status or ""))
     out.changes.sort(key=lambda c: (c.email, c.submission_id))

@@ -19,6 +19,7 @@ def _body(batch) -> dict[str, object]:
     return {"id": batch.id, "course": batch.assignment.course.code,
             "assignment": batch.assignment_id, "exercise": batch.assignment.exercise_id,
             "layout": batch.layout, "progress": batches.progress(batch).to_json(),
+            "notes": batch.notes or [],
             "files": [{"name": f.name, "status": f.status, "student": email or None,
                        "submission": f.submission_id, "message": f.message,
                        "candidates": f.candidates or [],
@@ -49,7 +50,7 @@ def batch_create(code: str):
         batch = batches.create(found[0], batches.read(data, upload.filename),
                                filename=upload.filename, created_by=access.user().id)
     except batches.BatchError as exc:
-        return error(413 if "limit is" in str(exc) else 400, str(exc))
+        return error(413 if isinstance(exc, batches.BatchTooLarge) else 400, str(exc))
     return jsonify(_body(batch)), 202
 
 

@@ -23,8 +23,8 @@ _BATCH = {
                                               "unsettled")}},
         "files": {"type": "array", "items": {"type": "object", "properties": {
             "name": {"type": "string"},
-            "status": {"enum": ["submitted", "unmatched", "ambiguous", "duplicate",
-                                "refused"]},
+            "status": {"enum": ["submitted", "unmatched", "ambiguous", "unconfirmed",
+                                "duplicate", "refused"]},
             "student": {"type": ["string", "null"]},
             "submission": {"type": ["integer", "null"]},
             "message": {"type": "string"}}}}}}

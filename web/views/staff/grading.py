@@ -12,7 +12,7 @@ from wtforms.validators import Optional
 
 from web import access
 from web.forms import ConfirmForm
-from web.services import batches, courses, regrades
+from web.services import batches, regrades
 from web.views.staff import bp, csv_response
 
 
@@ -78,7 +78,8 @@ def batch(code: str, batch_id: int):
                            assignment=b.assignment, progress=batches.progress(b),
                            rows=batches.files(b), students=batches.students(c.id),
                            instructor=access.is_instructor(access.user(), c.id),
-                           assign_form=AssignForm(formdata=None))
+                           assign_form=AssignForm(formdata=None),
+                           confirm=ConfirmForm(formdata=None))
 
 
 @bp.get("/courses/<code>/batches/<int:batch_id>/progress.json")
@@ -109,12 +110,32 @@ def batch_assign(code: str, batch_id: int, file_id: int):
     if not form.validate_on_submit():
         abort(400, "the form expired: reload the page and try again")
     try:
-        user = courses.find_user(form.email.data or "")
-        batches.assign(row, user)
-    except (courses.AdminError, batches.BatchError) as exc:
+        user = batches.course_student(b.assignment, form.email.data or "") \
+            if form.email.data else None  # no e-mail: confirm the proposed name match
+        sub = batches.assign(row, user)
+    except batches.BatchError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{row.name} is graded as {user.email}'s.", "ok")
+        flash(f"{row.name} is graded as {row.user.email}'s." if sub is not None else
+              f"{row.name} is the same file {row.user.email} already sent: not graded again.",
+              "ok")
+    return redirect(url_for("staff.batch", code=c.code, batch_id=b.id))
+
+
+@bp.post("/courses/<code>/batches/<int:batch_id>/confirm")
+@login_required
+def batch_confirm_all(code: str, batch_id: int):
+    """Confirm every name match of a batch (instructors, after reading the list)."""
+    c = access.get_staff_course(code, change=True)
+    b = access.get_course_batch(c, batch_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400, "the form expired: reload the page and try again")
+    try:
+        n = batches.confirm_all(b)
+    except batches.BatchError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{n} name matches confirmed and queued.", "ok")
     return redirect(url_for("staff.batch", code=c.code, batch_id=b.id))
 
 
@@ -130,14 +151,15 @@ def regrade_start(code: str, assignment_id: int):
     if not form.validate_on_submit():
         abort(400, "the form expired: reload the page and try again")
     try:
-        student = courses.find_user(form.email.data) if form.email.data else None
+        student = batches.course_student(a, form.email.data) if form.email.data else None
         sub = None
         if form.submission.data:
-            if not form.submission.data.isdigit():
+            raw = form.submission.data
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
                 abort(404)
-            sub = access.get_submission(int(form.submission.data))
+            sub = access.get_submission(int(raw))
         r = regrades.start(a, created_by=access.user().id, student=student, submission=sub)
-    except (courses.AdminError, regrades.RegradeError) as exc:
+    except (batches.BatchError, regrades.RegradeError) as exc:
         flash(str(exc), "error")
         return redirect(url_for("staff.assignment", code=c.code, assignment_id=a.id))
     return redirect(url_for("staff.regrade", code=c.code, regrade_id=r.id))
