@@ -566,3 +566,19 @@ def test_the_regrade_form_refuses_odd_submission_ids(app: Flask, world: dict) ->
         r = c.post(f"/staff/courses/COURSE-A/assignments/{aid}/regrade",
                    data={"csrf_token": csrf_token(page.data), "submission": raw})
         assert r.status_code == 404, raw
+
+
+def test_a_late_duplicate_claim_never_reopens_a_stored_grading(app: Flask, world: dict) -> None:
+    """A redelivered task claiming a grading that was just stored gets nothing, and the
+    submission stays done (the claim is one conditional UPDATE, also on SQLite)."""
+    from web.services.gradings import claim
+
+    aid = assignment_id(app, "COURSE-A")
+    sid = submission(app, world["alice"], aid, EX2_CORRECT, result=scored(1.0))
+    with app.app_context():
+        gid = db.session.get(Submissions, sid).current_grading_id
+        assert claim(gid, "late-worker", 3) is None
+        assert claim(gid, "late-worker", 3, count=False) is None
+        g = db.session.get(Gradings, gid)
+        assert (g.status, g.attempts, g.worker) == ("done", 0, None)
+        assert db.session.get(Submissions, sid).status == "done"

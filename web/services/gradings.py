@@ -15,7 +15,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 
 from grader.result import ERROR, GradeResult, TensorResult
 from web import arrays
@@ -127,16 +127,22 @@ def claim(grading_id: int, worker: str, max_attempts: int, count: bool = True) \
     kills the worker is redelivered, and after ``max_attempts`` it is not run again.
     ``count`` is False for a task's own retry after an infrastructure error (a database
     blip is not the submission's fault).
+
+    One conditional UPDATE, not read-then-write: a duplicate delivery must never turn a
+    stored result back into "running" (SQLite's driver reads outside any transaction, and a
+    row lock is not a thing there).
     """
-    g = db.session.get(Gradings, grading_id, with_for_update=True)
-    if g is None or g.status == DONE:
+    now = utcnow()
+    attempts = Gradings.attempts + 1 if count else \
+        case((Gradings.attempts == 0, 1), else_=Gradings.attempts)
+    changed = db.session.execute(
+        update(Gradings).where(Gradings.id == grading_id, Gradings.status != DONE)
+        .values(status=RUNNING, attempts=attempts, worker=worker[:200], started_at=now,
+                updated_at=now)).rowcount
+    if changed != 1:
         db.session.rollback()
         return None
-    if count or g.attempts == 0:  # a retry whose first claim never committed counts too
-        g.attempts += 1
-    g.status = RUNNING
-    g.worker = worker[:200]
-    g.started_at = g.updated_at = utcnow()
+    g = db.session.get(Gradings, grading_id, populate_existing=True)
     sub = g.submission
     out = Claim(g.id, sub.id, sub.exercise_id, sub.code,
                 f"user:{sub.user_id}" if sub.user_id is not None else f"submission:{sub.id}",
