@@ -235,10 +235,12 @@ def bulk_messages(stack: Stack) -> int:
 
 
 def csv_cells(text: str) -> list[list[str]]:
-    """Parse CSV text; drop the runtime_ms column (a wall time, never the same twice)."""
+    """Parse CSV text; drop the columns that depend on timing: runtime_ms (a wall time) and
+    review_flags (``possibly_numerical`` compares the backward's time with autograd's, so a
+    busy machine may flag one run and not the other; it is never a penalty)."""
     rows = list(csv.reader(io.StringIO(text)))
-    drop = rows[0].index("runtime_ms")
-    return [r[:drop] + r[drop + 1:] for r in rows]
+    keep = [i for i, name in enumerate(rows[0]) if name not in ("runtime_ms", "review_flags")]
+    return [[r[i] for i in keep] for r in rows]
 
 
 def reference_csv(stack: Stack, world: World, names: list[str]) -> str:
