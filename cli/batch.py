@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from grader.batch_csv import error_row, header, row
 from grader.result import MAX_SOURCE_BYTES
 from grader.text import SafeCsvWriter
 
@@ -96,7 +97,6 @@ def batch_cmd(source: Path, exercise_id: str, output: Path | None, jobs: int | N
         return
 
     from cli.main import _exercise
-    from grader.batch_csv import header
     from grader.instance import secret_key
 
     items = list(iter_submissions(source))
@@ -161,17 +161,8 @@ def _one_torch_thread() -> None:
             torch.set_num_interop_threads(1)
 
 
-def _row(student: str, r, names: list[str]) -> list:
-    """Return the CSV row of one graded file (the service writes the same)."""
-    from grader.batch_csv import row
-
-    return row(student, r, names)
-
-
 def _error_row(exercise, student: str, message: str) -> list:
     """Return the row of a file that could not be graded at all."""
-    from grader.batch_csv import error_row
-
     return error_row(student, message, exercise.max_score, [g.name for g in exercise.graded])
 
 
@@ -359,7 +350,7 @@ def _work(conn, inherited: list, exercise, secret: bytes, diagnose: bool) -> Non
         while True:
             i, student, code = conn.recv()
             r = _grade_one(exercise, code, box, student, secret, diagnose=diagnose)
-            conn.send(("row", i, _row(student, r, names)))
+            conn.send(("row", i, row(student, r, names)))
     except (EOFError, OSError):
         return  # the parent closed the pipe: the batch is over (or was interrupted)
     finally:

@@ -64,19 +64,19 @@ def regrade_cmd(course_code: str, exercise_id: str, email: str | None, decision:
                 regrades.discard(regrade)
                 click.echo(f"regrade #{regrade.id} discarded; the current grades stay")
                 return
-            report = regrades.report(regrade)
-            if not report.finished and wait:
+            done, total = regrades.progress(regrade)
+            if done < total and wait:
                 with Progress("[progress.description]{task.description}", BarColumn(),
                               MofNCompleteColumn(), TimeRemainingColumn(),
-                              console=Console(stderr=True)) as progress:
-                    task = progress.add_task(f"regrade #{regrade.id}", total=report.total,
-                                             completed=report.done)
+                              console=Console(stderr=True)) as bar:
+                    task = bar.add_task(f"regrade #{regrade.id}", total=total, completed=done)
                     deadline = time.monotonic() + wait
-                    while not report.finished and time.monotonic() < deadline:
+                    while done < total and time.monotonic() < deadline:
                         time.sleep(0.5)
-                        db.session.expire_all()
-                        report = regrades.report(regrade)
-                        progress.update(task, completed=report.done)
+                        done, total = regrades.progress(regrade)
+                        bar.update(task, completed=done)
+                db.session.expire_all()
+            report = regrades.report(regrade)
             _print(report)
             if not report.finished:
                 click.echo(f"{report.total - report.done} gradings still running (is a "

@@ -259,6 +259,23 @@ class Student:
 
 
 @pytest.fixture(scope="session")
+def staff_state(new_context) -> dict:
+    """The instructor's cookies: signed in once through the form (sign-in is rate limited)."""
+    from playwright.sync_api import expect
+
+    ctx = new_context()
+    page = ctx.new_page()
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(INSTRUCTOR[0])
+    page.get_by_label("Password").fill(INSTRUCTOR[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name="Teaching")).to_be_visible()
+    state = ctx.storage_state()
+    ctx.close()
+    return state
+
+
+@pytest.fixture(scope="session")
 def student(new_context, service: Service) -> Student:
     """A student who created their account through the register form with the course code."""
     ctx = new_context()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import INSTRUCTOR, BrowserLog
+from tests.e2e.conftest import BrowserLog
 from tests.e2e.helpers import EX2_CORRECT, corpus, shot
 
 pytestmark = pytest.mark.timeout(300)
@@ -142,21 +142,6 @@ def record_polls(page: Page) -> list[dict]:
 
 
 # ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def staff_state(new_context) -> dict:
-    """The instructor's cookies: signed in once through the form."""
-    ctx = new_context()
-    page = ctx.new_page()
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(INSTRUCTOR[0])
-    page.get_by_label("Password").fill(INSTRUCTOR[1])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("link", name="Teaching")).to_be_visible()
-    state = ctx.storage_state()
-    ctx.close()
-    return state
-
-
 @pytest.fixture(scope="module")
 def staff_context(new_context, staff_state) -> Callable[..., object]:
     def make(**kwargs):

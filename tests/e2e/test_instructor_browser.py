@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import BACKPROP, INSTRUCTOR, REPO, BrowserLog, Service
+from tests.e2e.conftest import BACKPROP, REPO, BrowserLog, Service
 from tests.e2e.helpers import corpus, set_editor, shot
 
 pytestmark = pytest.mark.timeout(180)
@@ -93,21 +93,6 @@ def grid_row(page: Page, person: Person):
 
 
 # ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def staff_state(new_context) -> dict:
-    """The instructor's cookies: signed in once through the form."""
-    ctx = new_context()
-    page = ctx.new_page()
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(INSTRUCTOR[0])
-    page.get_by_label("Password").fill(INSTRUCTOR[1])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("link", name="Teaching")).to_be_visible()
-    state = ctx.storage_state()
-    ctx.close()
-    return state
-
-
 @pytest.fixture(scope="module")
 def staff_context(new_context, staff_state) -> Callable[..., object]:
     """Return a factory of contexts signed in as the instructor, in their time zone."""

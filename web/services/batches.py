@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import case, func, select, update
 
@@ -163,16 +162,6 @@ def read(data: bytes, filename: str) -> archive.Upload:
         return archive.read_archive(data, filename, prefer=PREFERRED_FILE)
     except archive.ArchiveRefused as exc:
         raise BatchError(str(exc)) from None
-
-
-def read_path(path: Path) -> archive.Upload:
-    """Read a folder or a zip on disk (the CLI), like an upload."""
-    if path.is_dir():
-        try:
-            return archive.read_directory(path, prefer=PREFERRED_FILE)
-        except archive.ArchiveRefused as exc:
-            raise BatchError(str(exc)) from None
-    return read(path.read_bytes(), path.name)
 
 
 def course_student(assignment: Assignments, email: str) -> Users:

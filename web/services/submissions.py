@@ -7,14 +7,11 @@ A submission is committed together with its first grading before the grading tas
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from grader.result import MAX_SOURCE_BYTES
 from web.db import db
 from web.models import QUEUED, SUBMITTED, Assignments, Submissions, Users
 from web.services import gradings, policy
-
-log = logging.getLogger(__name__)
 
 
 class SubmissionRejected(ValueError):

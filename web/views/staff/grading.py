@@ -182,8 +182,8 @@ def regrade(code: str, regrade_id: int):
 def regrade_progress(code: str, regrade_id: int):
     """The regrade's progress for the live bar."""
     c = access.get_staff_course(code)
-    report = regrades.report(access.get_course_regrade(c, regrade_id))
-    return jsonify(total=report.total, done=report.done, finished=report.finished)
+    done, total = regrades.progress(access.get_course_regrade(c, regrade_id))
+    return jsonify(total=total, done=done, finished=done == total)
 
 
 @bp.post("/courses/<code>/regrades/<int:regrade_id>/<any(apply, discard):decision>")
