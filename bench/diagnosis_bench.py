@@ -48,9 +48,24 @@ def student_replies(exercise, backward) -> list[tuple[Any, dict, dict, dict]]:
     for case in exercise.cases(STUDENT, SECRET):
         fwd = exercise.forward(case)
         ref = exercise.reference(fwd)
-        returned = backward(Namespace(exercise.student_inputs(fwd)))
-        out.append((case, fwd, ref, returned if isinstance(returned, dict) else {}))
+        try:
+            returned = backward(Namespace(exercise.student_inputs(fwd)))
+        except Exception:  # a crash in this case (a hard-coded 32): recorded as raised
+            returned = None
+        out.append((case, fwd, ref, returned if isinstance(returned, dict) or returned is None
+                    else {}))
     return out
+
+
+def shares(returned: dict) -> list[list[str]]:
+    """Group returned names by tensor storage, as the sandbox child reports them."""
+    import torch
+
+    groups: dict[int, list[str]] = {}
+    for k, v in returned.items():
+        if isinstance(v, torch.Tensor):
+            groups.setdefault(v.untyped_storage().data_ptr(), []).append(k)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def diagnosis_cpu(exercise, source: str, replies) -> float:
@@ -69,6 +84,11 @@ def diagnosis_cpu(exercise, source: str, replies) -> float:
     diagnoser = Diagnoser(tolerances)
     spent = 0.0
     for case, fwd, ref, returned in replies:
+        if returned is None:
+            t0 = time.perf_counter()
+            diagnoser.add_raised(case, None)
+            spent += time.perf_counter() - t0
+            continue
         usable = {k: v for k, v in returned.items() if k in ref and isinstance(v, torch.Tensor)
                   and v.dtype == torch.float32 and v.shape == ref[k].shape}
         misshaped = {k: v for k, v in returned.items() if isinstance(v, torch.Tensor)
@@ -76,7 +96,8 @@ def diagnosis_cpu(exercise, source: str, replies) -> float:
         diffs = {n: compare(n, ref[n], usable.get(n, Unusable(MISSING, "missing")),
                             rtol=tolerances[n][0], atol=tolerances[n][1]) for n in tolerances}
         t0 = time.perf_counter()
-        diagnoser.add_case(case, fwd, ref, usable, misshaped, diffs)
+        diagnoser.add_case(case, fwd, ref, usable, misshaped, diffs, shares=shares(returned),
+                           nones=[k for k, v in returned.items() if v is None])
         spent += time.perf_counter() - t0
     t0 = time.perf_counter()
     diagnoser.conclude([c for c, *_ in replies], source)
@@ -140,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     exercise = get_exercise(args.exercise)
     folder = ROOT / "tests" / "corpus" / args.exercise
-    files = sorted(p for p in folder.glob("bug_*.py")) + [folder / "lecture.py"]
+    files = sorted([*folder.glob("bug_*.py"), *folder.glob("slip_*.py")]) \
+        + [folder / "lecture.py"]
     rows = []
     with Sandbox() as sandbox:
         sandbox.ensure_ready()

@@ -170,8 +170,8 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
         diffs = {}
         for g in exercise.graded:
             rtol, atol = exercise.tolerances(g)
-            got = Unusable(MISSING, error) if error else returned_value(reply, g.name,
-                                                                          expect[g.name])
+            got = Unusable(MISSING, NOT_RETURNED) if error else returned_value(
+                reply, g.name, expect[g.name])
             # A tensor of a wrong shape crossed (bounded) as reply.misshaped: its values are
             # judged after a reshape too, for the "values" shape rule.
             diffs[g.name] = compare(g.name, ref[g.name], got, rtol=rtol, atol=atol,
@@ -179,7 +179,8 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
             run.diffs[g.name].append((case, diffs[g.name]))
         if run.diagnoser is not None:
             if error:
-                run.diagnoser.add_raised(case)
+                line = reply.error.get("line")
+                run.diagnoser.add_raised(case, line if isinstance(line, int) else None)
             else:
                 _diagnose_case(run, exercise, case, fwd, ref, reply, diffs)
     run.checks = exercise.extra_checks(cases[0], session.ask)
@@ -227,8 +228,10 @@ def _diagnose_case(run: _Run, exercise: Exercise, case: Case, fwd: dict[str, Any
     grade stands without it (logged), never an error for the student.
     """
     try:
+        nones = [k for k, e in reply.entries.items() if e.kind == "none"]
         run.diagnoser.add_case(case, fwd, ref, reply.tensors, reply.misshaped, diffs,
-                               reply.not_dict, reply.extra)
+                               reply.not_dict, reply.extra, shares=reply.shares,
+                               changed=reply.changed_inputs, nones=nones)
     except Exception:
         log.exception("diagnosis failed for %s (%s); grading without it",
                       exercise.id, case.name)
@@ -268,6 +271,10 @@ def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Ten
                     entry.shape)
 
 
+#: A tensor's message in a case where backward raised: the crash itself is told once.
+NOT_RETURNED = "not returned: backward raised in this case (the error is in the summary)"
+
+
 def _case_error(reply: Reply, case: Case) -> str:
     if reply.error is None:
         return ""
@@ -287,7 +294,10 @@ def _summary(tensors: list[TensorResult], run: _Run) -> str:
     parts += [f"{c.name} check {'passed' if c.passed else 'failed'}" for c in run.checks]
     errors = [e for e in run.errors if e]
     if errors:
-        parts.append(errors[0])
+        crash = run.diagnoser.crash if run.diagnoser is not None else None
+        # The crash is told once, here (each tensor's message only points at it), with its
+        # likely cause when the cases say it: a size hard-coded from the public case's.
+        parts.append(f"{errors[0]} — {crash.summary}" if crash is not None else errors[0])
     extra = sorted(run.extra)
     if extra:
         parts.append(f"ignored extra keys: {', '.join(extra[:10])}")

@@ -10,7 +10,8 @@ the fingerprints.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,8 +26,8 @@ from grader.result import BAD_TYPE, MISSING, NOT_FINITE, SHAPE_MISMATCH, WRONG
 #: Below this fraction of autograd's gradient, an expected-local gradient shows no method.
 DEGENERATE = 1e-3
 
-#: What one tensor is in one case.
-INHERITED, ROOT, ABSENT = "inherited", "root", "absent"
+#: What one tensor is in one case (RAISED: backward raised in that case, nothing returned).
+INHERITED, ROOT, ABSENT, RAISED = "inherited", "root", "absent", "raised"
 
 
 @dataclass
@@ -55,10 +56,17 @@ class CaseDiagnosis:
     def __init__(self, graded: Mapping[str, tuple[float, float]], fwd: Mapping[str, Any],
                  ref: Mapping[str, torch.Tensor], student: Mapping[str, torch.Tensor],
                  misshaped: Mapping[str, torch.Tensor], n: int,
-                 explained: frozenset[str] = frozenset()) -> None:
+                 explained: frozenset[str] = frozenset(),
+                 shares: Sequence[Sequence[str]] = (), changed: Sequence[str] = ()) -> None:
         self.tolerances = graded
         self.fwd, self.ref, self.n = fwd, ref, n
         self.student, self.misshaped = student, misshaped
+        #: Per graded name: the other returned names whose tensors share its memory.
+        self.partners = {a: [b for b in group if b != a] for group in shares for a in group}
+        #: ``t``'s tensors the student's backward changed in place.
+        self.changed = list(changed)
+        self.diffs: Mapping[str, TensorDiff] = {}
+        self._victims: dict[str, Finding | None] = {}
         self.graph = NamedGraph(fwd, list(graded))
         self._flows: dict[str, Flow] = {}
         #: Flows of hypothetical changes at intermediates, shared by every tensor they reach.
@@ -68,13 +76,15 @@ class CaseDiagnosis:
         self.explained = explained
 
     def judge(self, diffs: Mapping[str, TensorDiff], not_dict: str | None = None,
-              extra: list[str] | None = None) -> dict[str, CaseVerdict]:
+              extra: list[str] | None = None,
+              nones: Sequence[str] = ()) -> dict[str, CaseVerdict]:
         """Return a verdict for every failing tensor of this case."""
+        self.diffs = diffs
         with torch.no_grad():
-            return self._judge(diffs, not_dict, extra)
+            return self._judge(diffs, not_dict, extra, nones)
 
     def _judge(self, diffs: Mapping[str, TensorDiff], not_dict: str | None,
-               extra: list[str] | None) -> dict[str, CaseVerdict]:
+               extra: list[str] | None, nones: Sequence[str]) -> dict[str, CaseVerdict]:
         out: dict[str, CaseVerdict] = {}
         for name, diff in diffs.items():
             if diff.passed:
@@ -83,6 +93,10 @@ class CaseDiagnosis:
                 out[name] = CaseVerdict(ABSENT, Finding(
                     "wrong_type", f"backward returned a {not_dict}; return a dict such as "
                                   f"{{'{name}': d{name}}}"))
+            elif diff.status == MISSING and name in nones:
+                out[name] = CaseVerdict(ABSENT, Finding(
+                    "not_filled", f"d{name} is None: the key is there, the gradient is not "
+                                  "filled in yet — compute it and return the tensor"))
             elif diff.status == MISSING:
                 out[name] = CaseVerdict(ABSENT, _missing(name, extra or []))
             elif diff.status == BAD_TYPE:
@@ -109,6 +123,9 @@ class CaseDiagnosis:
             return CaseVerdict(INHERITED, note=self._inherited_note(name))
         if name in self.explained:
             return CaseVerdict(ROOT)
+        aliased = self.alias_victim(name)
+        if aliased is not None:
+            return CaseVerdict(ROOT, aliased)
         ev = self._evidence(name, got, expected)
         finding = fingerprints.fingerprint(ev)
         if finding is not None and finding.code in FACTOR_CODES and upstream.points(self, name):
@@ -116,9 +133,80 @@ class CaseDiagnosis:
             finding = replace(finding, located=False, text=f"{finding.text} — on this "
                               f"tensor's line or on an intermediate gradient it is computed "
                               f"from")
-        finding = finding or upstream.search(self, ev) \
-            or fingerprints.fingerprint(ev, fingerprints.LAST)
-        return CaseVerdict(ROOT, finding)
+        finding = finding or upstream.search(self, ev) or self._read_changed(name)
+        if finding is None and self.changed:
+            finding = _changed_input(name, self.changed)
+        return CaseVerdict(ROOT, finding or fingerprints.fingerprint(ev, fingerprints.LAST))
+
+    def alias_victim(self, name: str) -> Finding | None:
+        """Say so when ``name`` is wrong only because it shares memory with a right gradient.
+
+        ``dhprebn = dbndiff`` (no ``.clone()``) then ``dhprebn += …`` leaves ``dbndiff``
+        holding ``dhprebn``'s final value: the two returned tensors are one, the partner is
+        right, and this one is wrong exactly by holding the partner's values. The lines
+        below it read it *before* that change, so its upstream role falls back to autograd's
+        value (:meth:`upstream_grad`).
+        """
+        if name not in self._victims:
+            self._victims[name] = None  # no recursion through a cycle of partners
+            self._victims[name] = self._alias_victim(name)
+        return self._victims[name]
+
+    def _alias_victim(self, name: str) -> Finding | None:
+        got = self.student.get(name)
+        if got is None or not self.partners.get(name) or self._right(name, got):
+            return None
+        for partner in self.partners[name]:
+            other = self.student.get(partner, self.misshaped.get(partner))
+            if other is None or other.numel() != got.numel() \
+                    or not torch.equal(other.reshape(-1), got.reshape(-1)):
+                continue
+            if not self._pure_view(partner, got):
+                same = "is the same tensor as" if other.shape == got.shape else \
+                    "shares its memory with"
+                return Finding("aliased", f"d{name} {same} d{partner}: d{partner} = "
+                               f"d{name} makes no copy, so the in-place change to d{partner} "
+                               f"(+=, *=, [...] =) changed d{name} too — d{name} now holds "
+                               f"d{partner}'s value. Write d{partner} = d{name}.clone()",
+                               at=partner,
+                               pattern=rf"^\s*d{partner}\s*=\s*d{name}\s*(#.*)?$")
+        return None
+
+    def _pure_view(self, partner: str, value: torch.Tensor) -> bool:
+        """Return whether ``partner``'s gradient is by right just ``value`` reshaped.
+
+        ``demb = dembcat.view(...)`` shares memory legitimately: given the student's own
+        ``dembcat``, ``demb`` should equal it, so equal values prove no in-place change.
+        ``dhprebn`` should be ``dbndiff`` *plus* the mean's part; equal values mean an
+        in-place op wrote through both names.
+        """
+        total = None
+        for consumer in self.graph.consumers(partner):
+            if consumer == self.graph.root:
+                grad = torch.ones_like(self.fwd[consumer])
+            else:
+                grad = self.student.get(consumer)
+                if grad is None:
+                    grad = reshaped(self.misshaped.get(consumer), self.ref[consumer])
+            arrival = self.graph.flow(self.graph.node_of(consumer), grad).arrived.get(partner)
+            if arrival is not None:
+                total = arrival.grad if total is None else total + arrival.grad
+        return total is not None and total.numel() == value.numel() \
+            and fingerprints.close(value.reshape(total.shape), total)
+
+    def _read_changed(self, name: str) -> Finding | None:
+        """A wrong line that reads a gradient an in-place op changed through an alias."""
+        for consumer in self.graph.consumers(name):
+            victim = self.alias_victim(consumer) if consumer != self.graph.root else None
+            if victim is not None:
+                return Finding("aliased", f"d{name} is wrong given your upstream gradients, "
+                               f"and d{consumer}, which it is computed from, was changed in "
+                               f"place: {victim.text}. This line most likely read "
+                               f"d{consumer} after that change", pattern=victim.pattern)
+        return None
+
+    def _right(self, name: str, got: torch.Tensor) -> bool:
+        return self._locally_correct(name, got, self.expected_local(name))
 
     def expected_local(self, name: str) -> torch.Tensor:
         """Return ``name``'s gradient given the student's upstream gradients."""
@@ -130,11 +218,21 @@ class CaseDiagnosis:
         return total if total is not None else torch.zeros_like(self.ref[name])
 
     def upstream_grad(self, name: str) -> torch.Tensor:
-        """Return the gradient the student gave ``name`` (reference if unusable; 1 for loss)."""
+        """Return the gradient the student gave ``name``, as their later lines used it.
+
+        A gradient of the wrong shape is still the student's: the lines below it read
+        *their* values (the lecture's ``dbnmeani`` of shape ``(64,)`` broadcasts like
+        ``(1, 64)``), so it is taken reshaped (a transpose transposed back, a missing
+        broadcast expanded). Autograd's is used only where nothing of theirs is usable —
+        else a correct line below a mis-shaped one would look wrong against a gradient the
+        student never had (1 for the loss).
+        """
         if name == self.graph.root:
             return torch.ones_like(self.fwd[name])
         got = self.student.get(name)
-        return got if got is not None else self.ref[name]
+        if got is not None:
+            return self.ref[name] if self.alias_victim(name) is not None else got
+        return reshaped(self.misshaped.get(name), self.ref[name])
 
     def flow(self, consumer: str) -> Flow:
         """Return (cached) the flow of the student's ``dconsumer`` down to the next stops."""
@@ -193,6 +291,42 @@ class CaseDiagnosis:
         given = " and ".join(f"d{u}" for u in ups) or "the loss"
         return (f"inherited: d{name} is right given your {given} — the mistake is further "
                 "up the backward pass")
+
+
+def reshaped(got: torch.Tensor | None, ref: torch.Tensor) -> torch.Tensor:
+    """Return a mis-shaped gradient in ``ref``'s shape the way it was most likely meant.
+
+    Same element count: a swapped 2-D shape is read as a transpose, anything else as a
+    reshape; a shape that broadcasts to ``ref``'s (``(1, 64)`` for ``(32, 64)``) is
+    expanded, as the student's next line would broadcast it. Otherwise (or when it is not
+    finite-shaped float data) autograd's ``ref`` stands in.
+    """
+    if got is None or not got.is_floating_point():
+        return ref
+    shape = tuple(ref.shape)
+    if got.numel() == ref.numel():
+        if got.dim() == 2 and tuple(got.shape) == shape[::-1] and shape[0] != shape[1]:
+            return got.T.to(ref.dtype)
+        return got.reshape(shape).to(ref.dtype)
+    try:
+        return got.expand(shape).to(ref.dtype)
+    except RuntimeError:
+        return ref
+
+
+def _changed_input(name: str, changed: Sequence[str]) -> Finding:
+    """A wrong gradient with no pattern of its own, in a backward that changed ``t``."""
+    first = changed[0]
+    listed = ", ".join(f"t.{c}" for c in changed[:5])
+    pattern = "|".join(re.escape(c) for c in changed)
+    return Finding("inplace_input", f"d{name} is wrong given your upstream gradients, and "
+                   f"your backward changed {listed} in place (an in-place op such as -=, *= "
+                   f"or [...] = on it, or on a variable that is it: x = t.{first} makes no "
+                   f"copy) — every line after that reads the changed values. Work on a copy: "
+                   f"t.{first}.clone()",
+                   pattern=rf"^\s*\w+\s*=\s*t\.({pattern})\s*(#.*)?$"
+                           rf"|\bt\.({pattern})\s*(\[[^\]]*\])?\s*[-+*/]=|\bt\.({pattern})"
+                           rf"\s*\[[^\]]*\]\s*=(?!=)|\bt\.({pattern})\.\w+_\(")
 
 
 def _missing(name: str, extra: list[str]) -> Finding:

@@ -34,6 +34,13 @@ CODES: dict[str, str] = {
     "nan": "NaN or infinite values made here",
     "wrong_type": "not a float32 torch.Tensor",
     "missing_key": "missing from the returned dict",
+    "aliased": "two returned gradients are one tensor (no .clone()), and an in-place op "
+               "changed both",
+    "inplace_input": "an in-place change to one of t's tensors, read by a later line",
+    "constant_offset": "the right gradient plus a constant (an accumulator not started at "
+                       "zero)",
+    "not_broadcast": "a gradient not broadcast back to its tensor's full shape",
+    "not_filled": "returned as None (not filled in yet)",
     "unclassified": "wrong on its own line; no known pattern matched",
 }
 
@@ -50,6 +57,10 @@ class Finding:
     #: False when the evidence cannot tell this tensor's line from an upstream one (a
     #: constant factor in a fused exercise): no line is pointed at then.
     located: bool = True
+    #: A regular expression for the line to point at, when that is not an assignment of
+    #: the tensor itself (``dhprebn = dbndiff`` for an alias, ``x = t.probs`` for a change
+    #: of t's tensors); the first matching line is named.
+    pattern: str | None = None
 
     def __post_init__(self) -> None:
         if self.code not in CODES:

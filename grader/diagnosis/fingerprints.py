@@ -10,6 +10,7 @@ wins, so the more specific hypotheses come first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,25 @@ def sum_shape(ev: Evidence) -> Finding | None:
     return None
 
 
+def not_broadcast(ev: Evidence) -> Finding | None:
+    """A gradient left at a smaller shape that broadcasts to the tensor's: ``(1, 64)`` for
+    ``(32, 64)``, right in every row once expanded (``1/(n-1) * dbnvar`` without
+    ``torch.ones_like(bndiff2)``)."""
+    s, e = ev.student, ev.expected
+    if s.numel() >= e.numel():
+        return None
+    try:
+        wide = s.expand(e.shape)
+    except RuntimeError:
+        return None
+    if not close(wide, e):
+        return None
+    return Finding("not_broadcast", f"d{ev.name} has shape {_shape(s)} but {ev.name} is "
+                   f"{_shape(e)}: its values are right for every row, but a gradient has its "
+                   f"tensor's full shape — broadcast it back (multiply by "
+                   f"torch.ones_like(t.{ev.name}))")
+
+
 def other_shape(ev: Evidence) -> Finding | None:
     """Any other shape mistake (always matches: the last shape fingerprint)."""
     return Finding("shape", f"shape {_shape(ev.student)} instead of {_shape(ev.expected)}: a "
@@ -113,11 +133,31 @@ def constant_factor(ev: Evidence) -> Finding | None:
     c = fit_factor(ev.student, ev.expected)
     if c is None or abs(c - 1) < 1e-3 or not close(ev.student, c * ev.expected):
         return None
+    if abs(c) < 1e-3:
+        # Not a scaling: the gradient is (about) zero where the right one is not.
+        return Finding("constant_factor", f"d{ev.name} is (about) zero where the right "
+                       "gradient is not: a factor that is 0 (integer division such as "
+                       "1 // (n - 1)), or read from a tensor that an in-place op zeroed?")
     named = times(c, ev.n)
     if named:
         code, phrase = named
         return Finding(code, f"d{ev.name} is {phrase}")
     return Finding("constant_factor", f"d{ev.name} is the right gradient times {c:.4g}")
+
+
+def constant_offset(ev: Evidence) -> Finding | None:
+    """The right gradient plus one constant everywhere: an accumulator not started at zero
+    (``dC = torch.ones_like(t.C)`` before ``dC[ix] += …``)."""
+    diff = (ev.student - ev.expected).double()
+    c = float(diff.mean())
+    scale = float(ev.expected.abs().max()) if ev.expected.numel() else 0.0
+    if abs(c) <= FIT_ATOL + FIT_RTOL * scale or not close(ev.student, ev.expected + c):
+        return None
+    start = " (an accumulator started from torch.ones_like instead of torch.zeros_like?)" \
+        if abs(c - 1) < 1e-3 else " (an accumulator that did not start at zero?)"
+    return Finding("constant_offset", f"d{ev.name} is the right gradient plus {c:.4g} in "
+                   f"every element{start}",
+                   pattern=rf"^\s*d{re.escape(ev.name)}\s*=(?!=)")  # where it starts
 
 
 def missing_branch(ev: Evidence) -> Finding | None:
@@ -139,24 +179,45 @@ def missing_branch(ev: Evidence) -> Finding | None:
 
 
 def embedding_duplicates(ev: Evidence) -> Finding | None:
-    """An embedding gradient right for tokens seen once and wrong for repeated ones."""
+    """An embedding gradient that kept one write per row: ``dC[idx] = demb`` (or ``+=``).
+
+    The whole hypothesis is tested, not its symptom: every row the batch uses must hold
+    exactly one of its own contributions (the value that reached that position of
+    ``C[Xb]``), every other row must be right, and some repeated row must be wrong. "Only
+    repeated rows are wrong" is not enough: an error upstream adds up over a repeated
+    token's contributions and crosses the tolerance there first, while the rows of tokens
+    seen once stay just under it.
+    """
     for arrival in ev.branches.values():
         if type(arrival.via).__name__ != "IndexBackward0":
             continue
         index = next((i for i in arrival.via._saved_indices if i is not None), None)
-        if index is None or ev.student.dim() != 2:
+        per_position = ev.entered(arrival.via)
+        if index is None or per_position is None or ev.student.dim() != 2:
+            continue
+        rows, width = ev.student.shape
+        idx = index.reshape(-1)
+        if per_position.numel() != idx.numel() * width:
+            continue
+        contributions = per_position.reshape(-1, width)
+        scale = float(ev.expected.abs().max()) if ev.expected.numel() else 0.0
+        tol = FIT_ATOL + FIT_RTOL * scale
+        # Position k's contribution is what its row holds: one write per row kept.
+        kept = (ev.student[idx] - contributions).abs().amax(1) <= tol
+        holds_one = torch.zeros(rows).index_add_(0, idx, kept.float()) > 0
+        used = torch.bincount(idx, minlength=rows) > 0
+        unused_right = (ev.student[~used] - ev.expected[~used]).abs().max() <= tol \
+            if bool((~used).any()) else True
+        if not bool(holds_one[used].all()) or not unused_right:
             continue
         wrong = _wrong_rows(ev.student, ev.expected)
         if not wrong:
             continue
-        counts = torch.bincount(index.reshape(-1), minlength=ev.student.shape[0])
-        repeated = set(torch.nonzero(counts > 1).reshape(-1).tolist())
-        if set(wrong) <= repeated:
-            return Finding("embedding_duplicates", f"d{ev.name} is right for tokens that "
-                           f"appear once in the batch and wrong for {len(wrong)} that appear "
-                           f"more than once (rows {_rows(wrong)}): d{ev.name}[idx] = … (or "
-                           "+=) with repeated indices keeps one write per row — accumulate "
-                           "with index_add_ or a loop")
+        return Finding("embedding_duplicates", f"d{ev.name} keeps one contribution per row: "
+                       f"right for tokens that appear once in the batch, wrong for {len(wrong)} "
+                       f"that appear more than once (rows {_rows(wrong)}) — d{ev.name}[idx] = "
+                       "… (or +=) with repeated indices keeps one write per row; accumulate "
+                       "with index_add_ or a loop")
     return None
 
 
@@ -234,9 +295,11 @@ def partial(ev: Evidence) -> Finding | None:
                    f"wrong in {len(wrong)}: {label} {_rows(wrong)}")
 
 
-SHAPE: tuple[Callable[[Evidence], Finding | None], ...] = (transposed, sum_shape, other_shape)
+SHAPE: tuple[Callable[[Evidence], Finding | None], ...] = (
+    transposed, sum_shape, not_broadcast, other_shape)
 VALUE: tuple[Callable[[Evidence], Finding | None], ...] = (
-    constant_factor, missing_branch, embedding_duplicates, derivative_on_wrong_tensor)
+    constant_factor, constant_offset, missing_branch, embedding_duplicates,
+    derivative_on_wrong_tensor)
 #: Tried after the hypotheses at ungraded intermediates (:mod:`grader.diagnosis.upstream`):
 #: a pattern of wrong rows is a symptom, not an explanation.
 LAST: tuple[Callable[[Evidence], Finding | None], ...] = (partial,)

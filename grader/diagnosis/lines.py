@@ -21,3 +21,17 @@ def assignment_line(source: str, name: str) -> int | None:
     pattern = re.compile(rf"^\s*d{re.escape(name)}\s*({index})?\s*([-+*/@]?=)(?!=)")
     hits = [i for i, line in enumerate(source.splitlines(), 1) if pattern.match(line)]
     return hits[0] if len(hits) == 1 else None
+
+
+def first_line(source: str, pattern: str) -> int | None:
+    """Return the 1-based first line matching the regular expression ``pattern``.
+
+    >>> first_line("a = 1\\nb = t.probs\\n", r"=\\s*t\\.probs")
+    2
+    """
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        return None
+    return next((i for i, line in enumerate(source.splitlines(), 1) if regex.search(line)),
+                None)

@@ -132,6 +132,7 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
         return {"type": "reply", "ok": True, "not_dict": _type(value).__name__}, {}
     entries: list[dict[str, Any]] = []
     payloads: dict[str, memoryview] = {}
+    storages: dict[int, list[str]] = {}
     with _NO_TORCH_FUNCTION():
         for name in expect:
             if name not in value:
@@ -149,6 +150,9 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
                     or wire.misshaped_ok(shape, expect[name]))
                 entries.append({"name": name, "kind": "tensor", "dtype": dtype,
                                 "shape": list(shape), "payload": ok})
+                ptr = _storage_ptr(v)
+                if ptr:
+                    storages.setdefault(ptr, []).append(name)
                 if ok:
                     payloads[name] = wire.tensor_bytes(_detach(v))  # may raise: caller's try
             else:
@@ -156,7 +160,45 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
     extra = sorted(str(k)[:100] for k in value if k not in expect)[:50]
     if extra_keys:
         extra.append(f"({extra_keys} keys that are not str)")
-    return {"type": "reply", "ok": True, "tensors": entries, "extra": extra}, payloads
+    # Gradients that share memory (`dhprebn = dbndiff` without .clone()): an in-place op on
+    # one changed the other, which diagnosis can then say instead of blaming a line.
+    shares = [names for names in storages.values() if len(names) > 1]
+    return {"type": "reply", "ok": True, "tensors": entries, "extra": extra,
+            "shares": shares}, payloads
+
+
+def _storage_ptr(v: Any) -> int:
+    """Return the address of a tensor's storage (0 when it has none or cannot say)."""
+    try:
+        return int(_untyped_storage(v).data_ptr())
+    except Exception:  # noqa: BLE001 — a storage that cannot be read is no alias
+        return 0
+
+
+def inputs_before(tensors: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy ``t``'s tensors before a call, to tell afterwards which ones it changed.
+
+    A copy, not the version counter: an in-place op through ``.data`` does not bump it.
+    """
+    with _NO_TORCH_FUNCTION():
+        return {k: _clone(v) for k, v in tensors.items() if _issubclass_tensor(v)}
+
+
+def changed_inputs(tensors: Mapping[str, Any], before: Mapping[str, Any]) -> list[str]:
+    """Return the names of ``t``'s tensors that ``backward`` changed in place."""
+    changed = []
+    with _NO_TORCH_FUNCTION():
+        for k, old in before.items():
+            try:
+                if not _equal(tensors[k], old):
+                    changed.append(k)
+            except Exception:  # noqa: BLE001 — e.g. resized in place: changed, too
+                changed.append(k)
+    return changed
+
+
+def _issubclass_tensor(v: Any) -> bool:
+    return issubclass(type(v), _TensorBase)
 
 
 _TensorBase = torch._C.TensorBase
@@ -165,6 +207,9 @@ _layout = _TensorBase.layout.__get__
 _dtype = _TensorBase.dtype.__get__
 _shape = _TensorBase.shape.__get__
 _detach = _TensorBase.detach
+_untyped_storage = _TensorBase.untyped_storage
+_clone = _TensorBase.clone
+_equal = _TensorBase.equal
 
 
 def _type_name(value: Any) -> str:
@@ -256,6 +301,7 @@ def serve(sock: socket.socket) -> NoReturn:
             if request.get("type") != "case":
                 break
             t = Namespace({**tensors, **request.get("scalars", {})})
+            before = inputs_before(tensors)
             cpu = _thread_time()
             try:
                 with torch.no_grad():
@@ -278,6 +324,7 @@ def serve(sock: socket.socket) -> NoReturn:
                 continue
             check(value)
             header["cpu_ms"] = round(cpu * 1000, 3)
+            header["changed_inputs"] = changed_inputs(tensors, before)
             _send_reply(sock, header, payloads)
     except (wire.WireError, OSError):
         pass

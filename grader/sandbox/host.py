@@ -78,6 +78,10 @@ class Reply:
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
     extra: list[str] = field(default_factory=list)
     misshaped: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: Groups of returned names whose tensors share memory (the child's word: advice only).
+    shares: list[tuple[str, ...]] = field(default_factory=list)
+    #: Names of ``t``'s tensors the call changed in place (the child's word: advice only).
+    changed_inputs: list[str] = field(default_factory=list)
     #: CPU milliseconds the call took, as the child measured it (None: not said). Only ever
     #: used to *flag* a submission for review, never to score it: the child can lie.
     cpu_ms: float | None = None
@@ -275,6 +279,8 @@ class Session:
         self.pid: int | None = None
         self.ended: SessionEnded | None = None
         self._closed = False
+        #: Names of the tensors in the last case's `t` (what "changed in place" may name).
+        self._inputs: frozenset[str] = frozenset()
         job, job_child = socket.socketpair()
         out_r, out_w = os.pipe()
         try:
@@ -402,6 +408,7 @@ class Session:
         """Start ``backward(t)`` on one case; the parent may work while the child computes."""
         self.ready()
         tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+        self._inputs = frozenset(tensors)
         scalars = {k: v for k, v in inputs.items() if not isinstance(v, torch.Tensor)}
         self._send({"type": "case", "scalars": scalars,
                     "expect": {k: list(v) for k, v in expect.items()}}, tensors)
@@ -428,6 +435,9 @@ class Session:
         return Reply(entries={e.name: e for e in entries if e.name in expect},
                      tensors=shaped, extra=[clean_text(x, 100) for x in extra[:50]],
                      misshaped={k: v for k, v in payloads.items() if k not in shaped},
+                     shares=wire.name_groups(header.get("shares"), expect),
+                     changed_inputs=wire.names_in(header.get("changed_inputs"),
+                                                  self._inputs),
                      cpu_ms=cpu)
 
     def _finish_output(self) -> None:

@@ -19,7 +19,7 @@ import selectors
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,6 +266,27 @@ def parse_entries(header: Mapping[str, Any], max_entries: int = 4096) -> list[Re
         type_name = clean_text(e.get("type", kind), 100)
         out.append(Returned(e["name"], kind, type_name, dtype, shape,
                             bool(e.get("payload")) and kind == "tensor"))
+    return out
+
+
+def names_in(value: Any, known: Collection[str]) -> list[str]:
+    """Return the names of an untrusted list that are in ``known`` (anything else dropped)."""
+    if not isinstance(value, list):
+        return []
+    return sorted({x for x in value[:4096] if isinstance(x, str) and x in known})
+
+
+def name_groups(value: Any, known: Collection[str]) -> list[tuple[str, ...]]:
+    """Validate an untrusted list of name groups: disjoint groups of ≥ 2 ``known`` names."""
+    if not isinstance(value, list):
+        return []
+    out: list[tuple[str, ...]] = []
+    seen: set[str] = set()
+    for group in value[:4096]:
+        names = tuple(n for n in names_in(group, known) if n not in seen)
+        if len(names) > 1:
+            out.append(names)
+            seen.update(names)
     return out
 
 

@@ -62,5 +62,7 @@ def test_ex4_bug_fails_training(entry, sandbox) -> None:
     result = grade(get_exercise(entry.exercise), entry.path.read_text(), sandbox=sandbox,
                    student="corpus", secret=b"corpus-secret")
     (training,) = result.checks
-    if entry.expect_wrong - {"b1"}:  # b1's true gradient is ~0: a bug there cannot show
+    if entry.expect_training == "pass":  # the header says why the loss curve cannot see it
+        assert training.passed, training.message
+    elif entry.expect_wrong - {"b1"}:  # b1's true gradient is ~0: a bug there cannot show
         assert not training.passed, training.message

@@ -19,7 +19,9 @@ from grader import get_exercise, grade
 from grader.diagnosis import CODES
 from grader.result import NOT_FINITE, PASSING, RESULT_SCHEMA, WRONG, GradeResult
 from grader.sandbox import Sandbox
-from tests.corpus_files import CorpusFile, corpus
+from tests.corpus_files import CORPUS, CorpusFile, corpus
+
+CORPUS_DIR = CORPUS / "makemore4"
 
 FILES = corpus()
 CORRECT = [f for f in FILES if f.kind == "correct"]
@@ -75,6 +77,8 @@ def test_corpus_has_what_this_test_relies_on() -> None:
     assert len(CORRECT) >= 12 and len(BUGS) >= 20
     assert len(ROOTED) >= 15
     assert all(f.bug_class for f in BUGS)
+    # The issue's acceptance: learners' slips beyond one-line plants, at least 10.
+    assert len([f for f in BUGS if f.path.stem.startswith("slip_")]) >= 10
 
 
 # -- correct files -------------------------------------------------------------------------
@@ -99,7 +103,9 @@ def test_correct_file_has_no_diagnosis(entry: CorpusFile, graded) -> None:
 @pytest.mark.parametrize("entry", ROOTED, ids=lambda f: f.id)
 def test_bug_names_exactly_its_root_cause(entry: CorpusFile, graded) -> None:
     result = graded[entry.id]
-    assert set(roots(result)) == {entry.root_cause}, roots(result)
+    assert set(roots(result)) == set(entry.roots), roots(result)
+    if entry.known_miss:
+        return  # the root is right; its fingerprint is the documented miss
 
 
 @pytest.mark.parametrize("entry", UNROOTED, ids=lambda f: f.id)
@@ -129,9 +135,17 @@ def test_bug_diagnoses_are_well_formed(entry: CorpusFile, graded) -> None:
             assert t.locally_correct is False, t.name
             assert t.carry_forward_points == 0, t.name
             if t.line is not None:
-                # The line pointed at really assigns a gradient.
+                # The line pointed at really assigns a gradient (or, for a crash, an alias
+                # or a change of t's tensors, holds what the finding names).
                 assert 1 <= t.line <= len(source), t.line
-                assert _ASSIGN.match(source[t.line - 1]), source[t.line - 1]
+                line = source[t.line - 1]
+                if t.fingerprint == "hardcoded_batch" and "raised" in t.diagnosis:
+                    # The crash's line, or the block header holding the number.
+                    assert f"at line {t.line}" in t.diagnosis, t.diagnosis
+                elif t.fingerprint == "inplace_input":
+                    assert "t." in line, line
+                else:
+                    assert _ASSIGN.match(line), line
                 assert f"(likely line {t.line})" in t.diagnosis
         elif t.status in (WRONG, NOT_FINITE):
             # A value that is wrong but not on its own line: inherited, with full credit.
@@ -145,15 +159,28 @@ def test_bug_diagnoses_are_well_formed(entry: CorpusFile, graded) -> None:
             else:
                 assert t.carry_forward_points == t.max_points, t.name
         else:
-            # Missing, or not a tensor at all: nothing to credit, but said why.
+            # Missing, not filled in, not a tensor, or not returned in a case that raised:
+            # nothing to credit, but said why.
             assert t.locally_correct is None, t.name
-            assert t.fingerprint in ("missing_key", "wrong_type"), (t.name, t.fingerprint)
             assert t.carry_forward_points == 0, t.name
+            if t.fingerprint is None:
+                # Not returned where backward raised: the crash is told once, in the summary.
+                assert "backward raised" in t.diagnosis, (t.name, t.diagnosis)
+                assert "the error is in the summary" in t.message, t.message
+            else:
+                assert t.fingerprint in ("missing_key", "wrong_type", "not_filled"), \
+                    (t.name, t.fingerprint)
 
 
 @pytest.mark.parametrize("entry", BUGS, ids=lambda f: f.id)
 def test_planted_bug_class_is_recognised(entry: CorpusFile, graded) -> None:
-    assert entry.bug_class in fingerprints(graded[entry.id]), fingerprints(graded[entry.id])
+    found = fingerprints(graded[entry.id])
+    if entry.known_miss:
+        # A gap written down in the header: the test fails once it is closed, so that the
+        # header (and the recognised share) stays true.
+        assert entry.bug_class not in found, f"{entry.id} is recognised now: drop known-miss"
+        return
+    assert entry.bug_class in found, found
 
 
 def test_planted_bug_classes_recognised_overall(graded) -> None:
@@ -162,9 +189,9 @@ def test_planted_bug_classes_recognised_overall(graded) -> None:
 
 
 def test_root_cause_fingerprint_is_the_planted_class(graded) -> None:
-    """For a file with a root-cause header, the class is the root's own fingerprint."""
+    """For a file with a root-cause header, each root's own fingerprint is its class."""
     wrong = {f.id: roots(graded[f.id]) for f in ROOTED
-             if roots(graded[f.id]).get(f.root_cause) != f.bug_class}
+             if roots(graded[f.id]) != f.roots and not f.known_miss}
     assert not wrong, wrong
 
 
@@ -231,3 +258,40 @@ def test_print_classification_table(graded, capsys: pytest.CaptureFixture[str]) 
         print(f"\n\ndiagnosis of the corpus ({hits}/{len(BUGS)} planted classes recognised)\n"
               + text + "\n")
     assert len(rows) == len(FILES) + 1
+
+
+def test_a_misshaped_upstream_gradient_is_read_with_its_own_values(graded) -> None:
+    """The lecture's (64,) dbnmeani above a real bug: dhprebn below it is not blamed.
+
+    Its expected-local gradient uses the student's dbnmeani reshaped, not autograd's, so
+    only the two slips cost carry-forward points (before: four, with dhprebn blamed).
+    """
+    result = graded["ex1/bug_misshaped_bnmeani_tanh"]
+    assert roots(result) == {"hpreact": "tanh_wrong_tensor", "bnmeani": "missing_keepdim"}
+    hprebn = next(t for t in result.tensors if t.name == "hprebn")
+    assert hprebn.locally_correct and hprebn.diagnosis.startswith("inherited")
+    assert result.carry_forward_score == 24
+    # And with -1.0/32 upstream: no false "hard-coded batch" on dhprebn.
+    assert set(roots(graded["ex1/bug_misshaped_bnmeani_hardcoded"])) == {"logprobs", "bnmeani"}
+
+
+def test_a_crash_in_hidden_cases_is_told_once_with_its_cause(graded) -> None:
+    result = graded["ex1/bug_crash_view_32"]
+    assert result.status == "graded"
+    assert result.message.count("RuntimeError") == 1
+    assert "it ran for n = 32: a hard-coded batch size?" in result.message
+    assert roots(result) == {"emb": "hardcoded_batch"}
+    for t in result.tensors:
+        assert "RuntimeError" not in t.message and "not returned" in t.message, t.message
+        if not t.root_cause:
+            assert t.diagnosis.startswith(f"d{t.name} was right in the 2 cases that ran"), \
+                t.diagnosis
+
+
+def test_aliased_gradients_are_named_with_the_alias_line(graded) -> None:
+    result = graded["ex1/bug_alias_hprebn"]
+    (root,) = [t for t in result.tensors if t.root_cause]
+    assert root.name == "bndiff" and root.fingerprint == "aliased"
+    source = (CORPUS_DIR / "ex1" / "bug_alias_hprebn.py").read_text().splitlines()
+    assert source[root.line - 1].split("#")[0].split() == ["dhprebn", "=", "dbndiff"]
+    assert "clone()" in root.diagnosis

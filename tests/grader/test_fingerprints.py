@@ -157,8 +157,9 @@ def embedding_evidence(student_of) -> tuple[fp.Evidence, torch.Tensor]:
     demb = rand(*emb.shape, seed=9)
     expected = torch.zeros(10, 4).index_add_(0, Xb.reshape(-1), demb.reshape(-1, 4))
     branches = {"emb": arrival(expected, expected, emb.grad_fn)}
-    return ev(student_of(Xb, demb, expected), expected, name="C", n=4,
-              branches=branches), expected
+    evidence = ev(student_of(Xb, demb, expected), expected, name="C", n=4, branches=branches)
+    evidence.entered = lambda node: demb if node is emb.grad_fn else None
+    return evidence, expected
 
 
 def test_embedding_duplicates() -> None:
@@ -191,6 +192,21 @@ def test_embedding_duplicates_near_misses() -> None:
 
     evidence, expected = embedding_evidence(fancy)
     evidence.branches = {"emb": arrival(expected, expected, None)}
+    assert fp.embedding_duplicates(evidence) is None
+
+
+def test_embedding_duplicates_must_explain_the_whole_difference() -> None:
+    """An upstream error that adds up over repeated tokens is no index mistake (ex4's
+    Bessel slip: rows of single tokens stay under the tolerance, repeated ones cross it)."""
+    def accumulated_small_error(Xb, demb, expected):
+        # A small error on every contribution (0.7 of the tolerance), summed per row: three
+        # of them cross the tolerance, one does not.
+        tol = fp.FIT_ATOL + fp.FIT_RTOL * float(expected.abs().max())
+        off = demb + 0.7 * tol
+        return torch.zeros(10, 4).index_add_(0, Xb.reshape(-1), off.reshape(-1, 4))
+
+    evidence, expected = embedding_evidence(accumulated_small_error)
+    assert fp._wrong_rows(evidence.student, expected)  # some rows do cross the tolerance
     assert fp.embedding_duplicates(evidence) is None
 
 

@@ -131,3 +131,16 @@ def test_clean_text_makes_child_strings_storable_and_showable() -> None:
     assert text == "a\ufffdb␀c␛[2J⟨U+009B⟩⟨U+202E⟩d\ne"
     assert len(wire.clean_text("é" * 100, 11).encode()) <= 11
     assert wire.clean_text(12345, 3) == "123"
+
+
+def test_alias_and_changed_input_lists_from_the_child_are_validated() -> None:
+    """The child's word on shared memory and changed inputs is advice, and hostile: only
+    known names survive, groups are disjoint and of two or more, junk is dropped."""
+    known = {"a", "b", "c"}
+    assert wire.names_in(["b", "a", "zz", 3, None, "a"], known) == ["a", "b"]
+    assert wire.names_in("a", known) == [] and wire.names_in(None, known) == []
+    groups = wire.name_groups([["a", "b"], ["b", "c"], ["c"], "ab", [["a"]], ["zz", "c"]],
+                              known)
+    assert groups == [("a", "b")]
+    assert wire.name_groups({"a": "b"}, known) == []
+    assert wire.name_groups([["a"] * 10_000], known) == []
