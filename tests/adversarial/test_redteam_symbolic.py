@@ -175,7 +175,7 @@ def test_correct_answer_has_no_review_flag(sandbox) -> None:
 
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "makemore4"
-CORRECT_FILES = sorted(p for p in CORPUS.glob("*/*.py") if not p.name.startswith("bug_"))
+CORRECT_FILES = sorted(p for p in CORPUS.glob("*/*.py") if parse(p).kind == "correct")
 
 
 def test_there_are_correct_corpus_files() -> None:
