@@ -35,7 +35,7 @@ class Diagnoser:
         self.tolerances = dict(tolerances)
         self.verdicts: list[tuple[Case, dict[str, CaseVerdict]]] = []
         #: Cases in which backward returned (whatever it returned), and those it raised in.
-        self.passed: list[Case] = []
+        self.ran: list[Case] = []
         self.raised: list[tuple[Case, int | None]] = []
         #: Set by :meth:`conclude`: a crash in some cases only, explained.
         self.crash: Crash | None = None
@@ -53,7 +53,7 @@ class Diagnoser:
         memory, ``changed`` names ``t``'s tensors the call changed in place, ``nones`` the
         names returned as None.
         """
-        self.passed.append(case)
+        self.ran.append(case)
         if all(d.passed for d in diffs.values()):
             return
         explained = frozenset(n for _, v in self.verdicts for n, x in v.items()
@@ -77,7 +77,7 @@ class Diagnoser:
         """Return one :class:`Diagnosis` per failing tensor (see :func:`conclude`)."""
         self.crash = crash_finding(cases, self.raised, source, list(self.tolerances))
         return conclude(list(self.tolerances), cases, self.verdicts, source, self.crash,
-                        self.passed)
+                        self.ran)
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,6 @@ class CaseDiagnosis:
         self.partners = {a: [b for b in group if b != a] for group in shares for a in group}
         #: ``t``'s tensors the student's backward changed in place.
         self.changed = list(changed)
-        self.diffs: Mapping[str, TensorDiff] = {}
         self._victims: dict[str, Finding | None] = {}
         self.graph = NamedGraph(fwd, list(graded))
         self._flows: dict[str, Flow] = {}
@@ -79,7 +78,6 @@ class CaseDiagnosis:
               extra: list[str] | None = None,
               nones: Sequence[str] = ()) -> dict[str, CaseVerdict]:
         """Return a verdict for every failing tensor of this case."""
-        self.diffs = diffs
         with torch.no_grad():
             return self._judge(diffs, not_dict, extra, nones)
 
@@ -139,11 +137,13 @@ class CaseDiagnosis:
         return CaseVerdict(ROOT, finding or fingerprints.fingerprint(ev, fingerprints.LAST))
 
     def alias_victim(self, name: str) -> Finding | None:
-        """Say so when ``name`` is wrong only because it shares memory with a right gradient.
+        """Say so when ``name`` is wrong because an in-place op on a gradient sharing its
+        memory changed it.
 
         ``dhprebn = dbndiff`` (no ``.clone()``) then ``dhprebn += …`` leaves ``dbndiff``
-        holding ``dhprebn``'s final value: the two returned tensors are one, the partner is
-        right, and this one is wrong exactly by holding the partner's values. The lines
+        holding ``dhprebn``'s final value: the two returned tensors are one, and this one is
+        wrong exactly by holding the partner's values, which by right should differ
+        (:meth:`_pure_view`). The lines
         below it read it *before* that change, so its upstream role falls back to autograd's
         value (:meth:`upstream_grad`).
         """
@@ -180,17 +180,9 @@ class CaseDiagnosis:
         ``dhprebn`` should be ``dbndiff`` *plus* the mean's part; equal values mean an
         in-place op wrote through both names.
         """
-        total = None
-        for consumer in self.graph.consumers(partner):
-            if consumer == self.graph.root:
-                grad = torch.ones_like(self.fwd[consumer])
-            else:
-                grad = self.student.get(consumer)
-                if grad is None:
-                    grad = reshaped(self.misshaped.get(consumer), self.ref[consumer])
-            arrival = self.graph.flow(self.graph.node_of(consumer), grad).arrived.get(partner)
-            if arrival is not None:
-                total = arrival.grad if total is None else total + arrival.grad
+        total = _arrived(partner, [
+            self.graph.flow(self.graph.node_of(c), self.returned_grad(c))
+            for c in self.graph.consumers(partner)])
         return total is not None and total.numel() == value.numel() \
             and fingerprints.close(value.reshape(total.shape), total)
 
@@ -210,11 +202,7 @@ class CaseDiagnosis:
 
     def expected_local(self, name: str) -> torch.Tensor:
         """Return ``name``'s gradient given the student's upstream gradients."""
-        total: torch.Tensor | None = None
-        for consumer in self.graph.consumers(name):
-            arrival = self.flow(consumer).arrived.get(name)
-            if arrival is not None:
-                total = arrival.grad if total is None else total + arrival.grad
+        total = _arrived(name, [self.flow(c) for c in self.graph.consumers(name)])
         return total if total is not None else torch.zeros_like(self.ref[name])
 
     def upstream_grad(self, name: str) -> torch.Tensor:
@@ -227,12 +215,18 @@ class CaseDiagnosis:
         else a correct line below a mis-shaped one would look wrong against a gradient the
         student never had (1 for the loss).
         """
+        if name in self.student and self.alias_victim(name) is not None:
+            return self.ref[name]
+        return self.returned_grad(name)
+
+    def returned_grad(self, name: str) -> torch.Tensor:
+        """Return the gradient of ``name`` as returned (1 for the loss; a mis-shaped one
+        :func:`reshaped`; autograd's where nothing is usable) — even if an alias changed it.
+        """
         if name == self.graph.root:
             return torch.ones_like(self.fwd[name])
         got = self.student.get(name)
-        if got is not None:
-            return self.ref[name] if self.alias_victim(name) is not None else got
-        return reshaped(self.misshaped.get(name), self.ref[name])
+        return got if got is not None else reshaped(self.misshaped.get(name), self.ref[name])
 
     def flow(self, consumer: str) -> Flow:
         """Return (cached) the flow of the student's ``dconsumer`` down to the next stops."""
@@ -291,6 +285,16 @@ class CaseDiagnosis:
         given = " and ".join(f"d{u}" for u in ups) or "the loss"
         return (f"inherited: d{name} is right given your {given} — the mistake is further "
                 "up the backward pass")
+
+
+def _arrived(name: str, flows: Sequence[Flow]) -> torch.Tensor | None:
+    """Return the sum of what ``flows`` delivered to ``name`` (None: nothing reached it)."""
+    total: torch.Tensor | None = None
+    for flow in flows:
+        arrival = flow.arrived.get(name)
+        if arrival is not None:
+            total = arrival.grad if total is None else total + arrival.grad
+    return total
 
 
 def reshaped(got: torch.Tensor | None, ref: torch.Tensor) -> torch.Tensor:
