@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.result import GRADED, GradeResult, TensorResult
+from grader.result import GRADED, NOT_RETURNED, GradeResult, TensorResult
 from grader.text import visible
 
 STYLES = {
@@ -60,9 +60,12 @@ def _diagnoses(result: GradeResult, console: Console, limit: int = 12) -> None:
     failing = [t for t in result.tensors if not t.passed]
     roots = [t for t in failing if t.root_cause]
     inherited = [t for t in failing if not t.root_cause and t.locally_correct]
+    # Not returned only because backward raised in some case: one line for all of them (the
+    # crash itself is in the summary), not the same two lines per tensor.
+    unreturned = [t for t in failing if not t.root_cause and NOT_RETURNED in t.message]
     others = [t for t in failing if t not in roots and t not in inherited
-              and t.message and t.message != "not evaluated"]
-    if roots or others:
+              and t not in unreturned and t.message and t.message != "not evaluated"]
+    if roots or others or unreturned:
         console.print()
     for t in roots[:limit]:
         console.print(_text("  ", ("✗ root cause", "bold red"), " ", t.message))
@@ -76,6 +79,13 @@ def _diagnoses(result: GradeResult, console: Console, limit: int = 12) -> None:
     hidden = len(roots[limit:]) + len(others[limit:])
     if hidden:
         console.print(f"  … and {hidden} more")
+    if unreturned:
+        right = [t for t in unreturned if (t.diagnosis or "").startswith(f"d{t.name} was right")]
+        console.print(_text("  ", ("✗", "red"), f" {len(unreturned)} not returned where "
+                            "backward raised (the error is in the summary below)"))
+        if right:
+            console.print(_text("      ", (f"right in the cases that ran: "
+                                         f"{', '.join(f'd{t.name}' for t in right)}", "dim")))
     if inherited:
         names = ", ".join(f"d{t.name}" for t in inherited)
         console.print()

@@ -23,6 +23,7 @@ from grader.result import (
     GRADED,
     MAX_SOURCE_BYTES,
     MISSING,
+    NOT_RETURNED,
     SHAPE_MISMATCH,
     CheckResult,
     GradeResult,
@@ -269,10 +270,6 @@ def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Ten
                         f"got shape {entry.shape}, expected {tuple(shape)}", entry.shape)
     return Unusable(BAD_TYPE, f"got dtype {entry.dtype}, expected float32 (use .float())",
                     entry.shape)
-
-
-#: A tensor's message in a case where backward raised: the crash itself is told once.
-NOT_RETURNED = "not returned: backward raised in this case (the error is in the summary)"
 
 
 def _case_error(reply: Reply, case: Case) -> str:

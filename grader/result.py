@@ -25,6 +25,10 @@ EXACT, CLOSE, WRONG, SHAPE_MISMATCH, MISSING, NOT_FINITE, BAD_TYPE = (
 TENSOR_STATUSES = (EXACT, CLOSE, WRONG, SHAPE_MISMATCH, MISSING, NOT_FINITE, BAD_TYPE)
 PASSING = frozenset({EXACT, CLOSE})
 
+#: A tensor's message in a case where backward raised: the crash itself is told once, in
+#: the result's message (the CLI groups the tensors that carry this one).
+NOT_RETURNED = "not returned: backward raised in this case (the error is in the summary)"
+
 
 @dataclass
 class TensorResult:

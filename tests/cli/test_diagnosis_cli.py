@@ -51,6 +51,7 @@ def checks() -> dict[str, subprocess.CompletedProcess[str]]:
         "text": popen("check", str(ONE_OVER_N), "-e", "makemore4/ex1"),
         "json": popen("check", str(ONE_OVER_N), "-e", "makemore4/ex1", "--json"),
         "correct": popen("check", str(CORRECT), "-e", "makemore4/ex1"),
+        "crash": popen("check", str(EX1_DIR / "bug_crash_view_32.py"), "-e", "makemore4/ex1"),
     }
     return {k: finish(p) for k, p in procs.items()}
 
@@ -198,3 +199,15 @@ def test_a_result_without_carry_forward_score_claims_no_carried_forward_score(ch
     out = console.export_text()
     assert "score 2 / 26" in out
     assert "carried forward" not in out, out[-200:]
+
+
+def test_check_tells_a_crash_in_hidden_cases_once(checks) -> None:
+    """dembcat.view(32, 3, 10): the error once, its likely cause, the rest in one line."""
+    out = " ".join(checks["crash"].stdout.split())  # rich wraps long lines
+    assert checks["crash"].returncode == 0, checks["crash"].stderr
+    assert out.count("RuntimeError") == 1, out
+    assert "it ran for n = 32: a hard-coded batch size?" in out
+    assert "✗ root cause demb" in out and "[hardcoded_batch]" in out
+    assert "✗ 25 not returned where backward raised" in out
+    assert "right in the cases that ran: dlogprobs, dprobs" in out
+    assert out.count("not returned: backward raised in this case") == 1  # demb's own line
