@@ -12,8 +12,12 @@ course ships its own exercises as a pip package, without forking us (CTFd's plug
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import json
 import logging
+from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the registry is read without torch (the CLI's admin commands)
@@ -33,7 +37,7 @@ class UnknownExercise(KeyError):
     """No exercise has that id."""
 
     def __str__(self) -> str:
-        known = ", ".join(sorted(EXERCISES)) or "none"
+        known = ", ".join(sorted(EXERCISES or _catalog or ())) or "none"
         return f"unknown exercise {self.args[0]!r} (known: {known})"
 
 
@@ -43,6 +47,32 @@ def add(cls: type[Exercise]) -> type[Exercise]:
         raise ValueError(f"two exercises claim the id {cls.id!r}")
     EXERCISES[cls.id] = cls
     return cls
+
+
+#: The file beside a pack's modules that describes its exercises without importing them
+#: (written and checked with ``versions.json`` by :mod:`grader.versions`).
+CATALOG = "catalog.json"
+
+
+@dataclass(frozen=True)
+class ExerciseInfo:
+    """What lists, pages and administration need of an exercise: no torch, no grading."""
+
+    id: str
+    title: str
+    version: int
+    max_score: float
+    description: str
+    starter: str
+
+    @classmethod
+    def of(cls, exercise: Exercise) -> ExerciseInfo:
+        """Describe a loaded exercise (what the pack's catalog records)."""
+        return cls(exercise.id, exercise.title, exercise.version, float(exercise.max_score),
+                   exercise.description, exercise.starter)
+
+
+_catalog: dict[str, ExerciseInfo] | None = None
 
 
 #: Packs shipped in this repository, loaded by name when no entry point announced them.
@@ -87,3 +117,61 @@ def get_exercise(exercise_id: str) -> Exercise:
     if exercise_id not in _instances:
         _instances[exercise_id] = cls()
     return _instances[exercise_id]
+
+
+def _pack_values() -> list[str]:
+    """Return every pack's entry-point value (``module:attr``), built-in ones included."""
+    values = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    return values + [v for v in BUILT_IN_PACKS if v not in values]
+
+
+def _read_catalog(value: str) -> dict[str, ExerciseInfo] | None:
+    """Read the catalog beside a pack's module without importing it (None: it has none)."""
+    module = value.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).with_name(CATALOG)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {i: ExerciseInfo(id=i, **entry) for i, entry in data.items()}
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def catalog() -> dict[str, ExerciseInfo]:
+    """Return every exercise's description by id, read from the packs' catalogs.
+
+    Listing exercises, printing a starter or adding an assignment must not cost a torch
+    import (seconds) for what is a few strings: packs ship a ``catalog.json`` beside their
+    modules, kept true by ``python -m grader.versions --update`` and checked by the test
+    suite. A pack without one (or with a broken one) is loaded the slow way instead.
+    """
+    global _catalog
+    if _catalog is None:
+        found: dict[str, ExerciseInfo] = {}
+        slow = False
+        for value in _pack_values():
+            infos = _read_catalog(value)
+            if infos is None:
+                slow = True
+            else:
+                found.update(infos)
+        if slow:
+            found.update({i: ExerciseInfo.of(get_exercise(i)) for i in load_exercises()})
+        _catalog = found
+    return _catalog
+
+
+def exercise_info(exercise_id: str) -> ExerciseInfo:
+    """Return the description of one exercise (no torch when its pack has a catalog).
+
+    :raise UnknownExercise: when no pack lists it.
+    """
+    try:
+        return catalog()[exercise_id]
+    except KeyError:
+        raise UnknownExercise(exercise_id) from None

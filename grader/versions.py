@@ -10,6 +10,10 @@ fingerprint moved without a version bump::
 
     python -m grader.versions            # check every installed exercise (exit 1 on drift)
     python -m grader.versions --update   # record new fingerprints (refused without a bump)
+
+The same command keeps the pack's ``catalog.json`` (titles, points, descriptions, starters:
+see :func:`grader.registry.catalog`) true to its classes, so listing exercises never needs
+torch and never shows a stale title.
 """
 
 from __future__ import annotations
@@ -98,6 +102,35 @@ def drift(exercises: list[Any]) -> list[str]:
     return out
 
 
+def _catalog_path(exercise: Any) -> Path:
+    from grader.registry import CATALOG
+
+    return lock_path(exercise).with_name(CATALOG)
+
+
+def _catalog_entry(exercise: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from grader.registry import ExerciseInfo
+
+    entry = asdict(ExerciseInfo.of(exercise))
+    del entry["id"]
+    return entry
+
+
+def catalog_drift(exercises: list[Any]) -> list[str]:
+    """Return one message per exercise whose ``catalog.json`` entry is missing or stale."""
+    out = []
+    for ex in exercises:
+        path = _catalog_path(ex)
+        recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if recorded.get(ex.id) != _catalog_entry(ex):
+            out.append(f"{ex.id}: its entry in {path} is missing or stale (title, points, "
+                       "description or starter changed); run `python -m grader.versions "
+                       "--update`")
+    return out
+
+
 def update(exercises: list[Any]) -> list[Path]:
     """Record the current fingerprints; refuse (ValueError) a change without a version bump."""
     stale = [m for m in drift(exercises) if "version is still" in m]
@@ -109,9 +142,17 @@ def update(exercises: list[Any]) -> list[Path]:
         if path not in written:
             written[path] = json.loads(path.read_text()) if path.exists() else {}
         written[path][ex.id] = {"version": ex.version, "fingerprint": fingerprint(ex)}
-    for path, data in written.items():
-        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    return sorted(written)
+    catalogs: dict[Path, dict[str, Any]] = {}
+    for ex in exercises:
+        path = _catalog_path(ex)
+        if path not in catalogs:
+            catalogs[path] = json.loads(path.read_text(encoding="utf-8")) \
+                if path.exists() else {}
+        catalogs[path][ex.id] = _catalog_entry(ex)
+    for path, data in [*written.items(), *catalogs.items()]:
+        path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    return sorted({*written, *catalogs})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
         return 0
-    problems = drift(exercises)
+    problems = drift(exercises) + catalog_drift(exercises)
     for message in problems:
         print(message, file=sys.stderr)
     return 1 if problems else 0

@@ -18,10 +18,31 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point ``BACKPROP_HOME`` at the session's folder before any other fixture runs
+    (module-scoped ones start before the per-test ``_isolated_home``), and afterwards stop the
+    grading daemon that ``backprop check`` tests started there (it would idle for 15 min)."""
+    home = tmp_path_factory.getbasetemp() / "home"
+    before = os.environ.get("BACKPROP_HOME")
+    os.environ["BACKPROP_HOME"] = str(home)
+    yield
+    from cli import daemon
+
+    daemon.stop(daemon.paths(home))
+    if before is None:
+        os.environ.pop("BACKPROP_HOME", None)
+    else:
+        os.environ["BACKPROP_HOME"] = before
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) \
         -> None:
     """Keep every test's instance folder out of the real home directory."""
     monkeypatch.setenv("BACKPROP_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+    # No admin-command preloader left behind by every CLI test (tests/cli/test_preload.py
+    # tests it on purpose).
+    monkeypatch.setenv("BACKPROP_NO_PRELOAD", "1")
     monkeypatch.delenv("SECRET_KEY", raising=False)
     os.environ.pop("SECRET_KEY", None)

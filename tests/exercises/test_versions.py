@@ -76,3 +76,33 @@ def test_a_change_without_a_version_bump_is_caught(tmp_path: Path,
     assert "version 2 is not recorded" in drift([bumped])[0]
     update([bumped])
     assert drift([bumped]) == []
+
+
+def test_every_installed_exercise_has_a_true_catalog_entry() -> None:
+    """The catalog that lists exercises without torch says what the classes say."""
+    from grader.registry import ExerciseInfo, catalog
+    from grader.versions import catalog_drift
+
+    exercises = [get_exercise(i) for i in sorted(load_exercises())]
+    assert catalog_drift(exercises) == []
+    assert catalog() == {ex.id: ExerciseInfo.of(ex) for ex in exercises}
+
+
+def test_update_writes_the_catalog_and_drift_sees_a_stale_one(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) \
+        -> None:
+    import json
+
+    from grader.versions import catalog_drift
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ex = load(tmp_path, "catpack")
+    update([ex])
+    path = tmp_path / "catpack" / "catalog.json"
+    assert json.loads(path.read_text())["catpack/ex"]["title"] == "t"
+    assert catalog_drift([ex]) == []
+    type(ex).title = "a new title"
+    try:
+        assert any("catpack/ex" in m and "stale" in m for m in catalog_drift([ex]))
+    finally:
+        type(ex).title = "t"

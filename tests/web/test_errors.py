@@ -69,7 +69,7 @@ def test_api_500_is_json_without_a_trace(app, monkeypatch) -> None:
     def broken(*_a, **_k):
         raise RuntimeError(BOOM)
 
-    monkeypatch.setattr("web.api.v1.exercises.load_exercises", broken)
+    monkeypatch.setattr("web.api.v1.exercises.catalog", broken)
     response = client.get("/api/v1/exercises")
     assert response.status_code == 500
     assert response.is_json

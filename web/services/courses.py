@@ -52,10 +52,12 @@ def _clean_text(value: str | None, what: str, limit: int) -> str:
 
 
 def new_join_code() -> str:
-    """Return a fresh random join code (unused so far)."""
+    """Return a fresh random join code (unused so far, in any case: codes are matched
+    regardless of case, see ``accounts.course_for_join_code``)."""
     while True:
         code = "".join(secrets.choice(JOIN_ALPHABET) for _ in range(JOIN_LENGTH))
-        if db.session.scalar(select(Courses.id).where(Courses.join_code == code)) is None:
+        if db.session.scalar(select(Courses.id).where(
+                func.lower(Courses.join_code) == code.lower())) is None:
             return code
 
 
@@ -189,11 +191,11 @@ def _apply(a: Assignments, spec: AssignmentSpec, clear: tuple[str, ...] = ()) ->
 
 def add_assignment(course: Courses, exercise_id: str, spec: AssignmentSpec) -> Assignments:
     """Add an assignment of a registered exercise to a course."""
-    from grader.registry import UnknownExercise, get_exercise
+    from grader.registry import UnknownExercise, exercise_info
 
     writable(course)
     try:
-        exercise = get_exercise(exercise_id)
+        exercise = exercise_info(exercise_id)
     except UnknownExercise as exc:
         raise AdminError(str(exc).strip("'\"")) from None
     a = Assignments(course=course, exercise_id=exercise.id, title=exercise.title,

@@ -72,10 +72,10 @@ def max_score(a: Assignments) -> float:
     """Return an assignment's maximum score (its exercise's; 0 when the pack is gone)."""
     if a.max_score is not None:
         return a.max_score
-    from grader.registry import UnknownExercise, get_exercise
+    from grader.registry import UnknownExercise, exercise_info
 
     try:
-        return get_exercise(a.exercise_id).max_score
+        return exercise_info(a.exercise_id).max_score
     except UnknownExercise:
         return 0.0
 

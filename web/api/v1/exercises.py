@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from grader import get_exercise, load_exercises
+from grader.registry import catalog
 from web.api import bp
 
 
 @bp.get("/exercises")
 def exercises():
     """List the exercises: id, title, max score."""
-    return jsonify([{"id": i, "title": get_exercise(i).title,
-                     "max_score": get_exercise(i).max_score} for i in sorted(load_exercises())])
+    return jsonify([{"id": i, "title": e.title, "max_score": e.max_score}
+                    for i, e in sorted(catalog().items())])

@@ -16,9 +16,9 @@ from web.views.staff import bp
 
 
 def _exercise_choices() -> list[tuple[str, str]]:
-    from grader import get_exercise, load_exercises
+    from grader.registry import catalog
 
-    return [SelectChoice(e, f"{e} — {get_exercise(e).title}") for e in sorted(load_exercises())]
+    return [SelectChoice(i, f"{i} — {e.title}") for i, e in sorted(catalog().items())]
 
 
 def _spec(form: AssignmentForm) -> tuple[svc.AssignmentSpec, tuple[str, ...]]:
