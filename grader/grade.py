@@ -301,6 +301,34 @@ def _summary(tensors: list[TensorResult], run: _Run) -> str:
     return "; ".join(parts)
 
 
+def compile_error(exercise: Exercise, source: str, *, student: str = "local") \
+        -> GradeResult | None:
+    """Return the result :func:`grade` gives a source that does not compile, or None.
+
+    Compiling runs none of the submission, so this needs no sandbox: the web calls it when a
+    file is submitted, answers a syntax error at once and charges no attempt for it. The
+    message is the one the sandbox's child writes (``grader.sandbox.child``'s
+    ``describe_syntax_error``: that module cannot be imported outside the sandbox — its
+    import disarms autograd — so the format is repeated here, and a test holds the two
+    equal). Python's compiler limits on hostile nesting (RecursionError, MemoryError), which
+    the child never meets once the web refused them, get a plain message.
+    """
+    try:
+        compile(source, "submission.py", "exec", dont_inherit=True)
+        return None
+    except SyntaxError as exc:
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        snippet = f"\n    {exc.text.rstrip()}" if exc.text else ""
+        message = f"SyntaxError: {exc.msg}{where}{snippet}"[:2000]
+    except ValueError as exc:  # a NUL byte: the child says the same
+        message = f"cannot compile: {exc}"
+    except (RecursionError, MemoryError):
+        message = ("cannot compile: the code is nested too deeply for Python's compiler "
+                   "(brackets, operators, calls or attributes inside one another)")
+    return _failed(exercise, ERROR, message, "", time.monotonic(),
+                   cases=exercise.cases(student, b""))
+
+
 def _check_source(source: str | bytes) -> str:
     raw = source.encode("utf-8", errors="replace") if isinstance(source, str) else source
     if len(raw) > MAX_SOURCE_BYTES:

@@ -37,6 +37,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may have to wait
         cur.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: still atomic and
+        # consistent, durable across a crash of any process; only an OS crash or power cut
+        # can forget the last commits. It saves an fsync (2–8 ms) on each of the three
+        # commits between a student's submit and their result (SQLite's advice for WAL).
+        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

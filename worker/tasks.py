@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from functools import partial
 
 from celery import signals
@@ -62,6 +63,7 @@ def grade_grading(self, grading_id: int) -> str:
 
     The queue (live or bulk) is chosen by the sender; the task is the same for both.
     """
+    t0 = time.perf_counter()
     max_attempts = current_app.config["GRADING_MAX_ATTEMPTS"]
     claimed = gradings.claim(grading_id, f"{socket.gethostname()}:{self.request.hostname}",
                              max_attempts, count=not self.request.retries)
@@ -76,17 +78,22 @@ def grade_grading(self, grading_id: int) -> str:
         exercise = get_exercise(claimed.exercise_id)
     except UnknownExercise as exc:  # the pack was uninstalled since: a clear error, no retry
         log.error("grading %s: %s", grading_id, exc)
+        # Refused before any of the student's code ran: it costs them no attempt.
         gradings.store_result(grading_id, GradeResult(
             exercise=claimed.exercise_id, status=ERROR, score=0.0, max_score=0.0,
-            message=f"cannot grade: {exc}"))
+            message=f"cannot grade: {exc}"), gradable=False)
         return ERROR
+    t1 = time.perf_counter()
     result = grade(exercise, claimed.code, sandbox=sandbox(), student=claimed.student,
                    secret=current_app.config["SECRET_KEY"].encode())
+    t2 = time.perf_counter()
     stored = gradings.store_result(grading_id, result)
-    log.info("graded submission %s (grading %s): %s %s/%s in %.0f ms%s",
+    t3 = time.perf_counter()
+    log.info("graded submission %s (grading %s): %s %s/%s in %.0f ms (claim %.1f, grade %.1f, "
+             "store %.1f ms)%s",
              claimed.submission_id, grading_id, result.status, result.score,
-             result.max_score, result.runtime_ms,
-             "" if stored else " (already stored by another run)")
+             result.max_score, result.runtime_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+             (t3 - t2) * 1e3, "" if stored else " (already stored by another run)")
     return result.status
 
 

@@ -9,13 +9,12 @@ that mirror, in the same transaction as the grading it copies.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-import math
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, insert, or_, select, update
 
 from grader.result import ERROR, GradeResult, TensorResult
 from web import arrays
@@ -65,7 +64,10 @@ def add(submission: Submissions, reason: str = SUBMITTED, regrade_id: int | None
 
 def send(grading: Gradings | tuple[int, str]) -> bool:
     """Queue a committed grading's task; a broker failure is logged, not raised (the
-    reconciler resends). ``grading`` may be ``(id, queue)`` to send without a row."""
+    reconciler resends). ``grading`` may be ``(id, queue)`` to send without a row. A grading
+    already done (a file that did not compile is answered when stored) is not sent."""
+    if isinstance(grading, Gradings) and grading.status == DONE:
+        return True
     ident, queue = (grading.id, grading.queue) if isinstance(grading, Gradings) else grading
     try:
         enqueue_grading(ident, queue)
@@ -89,8 +91,9 @@ def send_all(items: list[Gradings]) -> int:
 
 
 def mirror(submission_id: int, grading_id: int, **values) -> None:
-    """Copy a grading's state to its submission if, and only if, it is the current one."""
-    values = {k: v for k, v in values.items() if k in MIRRORED}
+    """Copy a grading's state to its submission if, and only if, it is the current one
+    (and ``gradable``, which only the grading that decides it sets)."""
+    values = {k: v for k, v in values.items() if k in MIRRORED or k == "gradable"}
     db.session.execute(update(Submissions).where(
         Submissions.id == submission_id, Submissions.current_grading_id == grading_id)
         .values(updated_at=utcnow(), **values))
@@ -130,64 +133,90 @@ def claim(grading_id: int, worker: str, max_attempts: int, count: bool = True) \
 
     One conditional UPDATE, not read-then-write: a duplicate delivery must never turn a
     stored result back into "running" (SQLite's driver reads outside any transaction, and a
-    row lock is not a thing there).
+    row lock is not a thing there). It returns what the worker needs, so the claim is three
+    statements and one commit, all on the submission's critical path.
     """
     now = utcnow()
     attempts = Gradings.attempts + 1 if count else \
         case((Gradings.attempts == 0, 1), else_=Gradings.attempts)
-    changed = db.session.execute(
+    row = db.session.execute(
         update(Gradings).where(Gradings.id == grading_id, Gradings.status != DONE)
         .values(status=RUNNING, attempts=attempts, worker=worker[:200], started_at=now,
-                updated_at=now)).rowcount
-    if changed != 1:
+                updated_at=now)
+        .returning(Gradings.submission_id, Gradings.attempts)).one_or_none()
+    if row is None:
         db.session.rollback()
         return None
-    g = db.session.get(Gradings, grading_id, populate_existing=True)
-    sub = g.submission
-    out = Claim(g.id, sub.id, sub.exercise_id, sub.code,
-                f"user:{sub.user_id}" if sub.user_id is not None else f"submission:{sub.id}",
-                g.attempts, g.attempts > max_attempts)
-    mirror(sub.id, g.id, status=RUNNING)
+    submission_id, tries = row
+    exercise_id, code, user_id = db.session.execute(
+        select(Submissions.exercise_id, Submissions.code, Submissions.user_id)
+        .where(Submissions.id == submission_id)).one()
+    out = Claim(grading_id, submission_id, exercise_id, code,
+                f"user:{user_id}" if user_id is not None else f"submission:{submission_id}",
+                tries, tries > max_attempts)
+    mirror(submission_id, grading_id, status=RUNNING)
     db.session.commit()
     return out
 
 
-def store_result(grading_id: int, result: GradeResult) -> bool:
+#: The columns of a tensor row copied from the result JSON's tensor entry as they are.
+TENSOR_FIELDS = ("name", "status", "points", "max_points", "max_abs_diff", "rel_error",
+                 "expected_shape", "got_shape", "failed_case", "message", "diagnosis",
+                 "root_cause", "locally_correct", "fingerprint", "line",
+                 "carry_forward_points", "values_match")
+
+
+def store_result(grading_id: int, result: GradeResult, *, gradable: bool | None = None) \
+        -> bool:
     """Store a result and its tensors in one transaction; False if it was already stored.
 
     The conditional update makes storing idempotent: two workers running the same grading
-    (a requeue racing a slow worker) store exactly one result.
+    (a requeue racing a slow worker) store exactly one result. ``gradable`` False marks the
+    submission as refused before its code ran (it then costs no attempt), when this grading
+    is its current one.
     """
-    result = _without_nul(result)
-    now = utcnow()
-    values = dict(status=DONE, result_status=result.status, score=result.score,
-                  carry_forward_score=result.carry_forward_score,
-                  values_score=result.values_score,
-                  values_carry_forward_score=result.values_carry_forward_score,
-                  max_score=result.max_score)
-    done = db.session.execute(
-        update(Gradings).where(Gradings.id == grading_id, Gradings.status != DONE)
-        .values(finished_at=now, updated_at=now, runtime_ms=result.runtime_ms,
-                message=result.message, stdout=result.stdout,
-                exercise_version=result.exercise_version, result=result.to_json(), **values)
-    ).rowcount
-    if done != 1:
+    if not write_result(grading_id, result, gradable=gradable):
         db.session.rollback()
         return False
-    submission_id = db.session.scalar(select(Gradings.submission_id)
-                                      .where(Gradings.id == grading_id))
-    mirror(submission_id, grading_id, **values)
-    for position, t in enumerate(result.tensors):
-        pair = result.arrays.get(t.name)
-        db.session.add(TensorResults(
-            grading_id=grading_id, position=position, name=t.name, status=t.status,
-            points=t.points, max_points=t.max_points, max_abs_diff=_finite(t.max_abs_diff),
-            rel_error=_finite(t.rel_error), expected_shape=t.expected_shape,
-            got_shape=t.got_shape, failed_case=t.failed_case, message=t.message,
-            diagnosis=t.diagnosis, root_cause=t.root_cause, locally_correct=t.locally_correct,
-            fingerprint=t.fingerprint, line=t.line, carry_forward_points=t.carry_forward_points,
-            values_match=t.values_match, arrays=arrays.pack(*pair) if pair else None))
     db.session.commit()
+    return True
+
+
+def write_result(grading_id: int, result: GradeResult, *, gradable: bool | None = None) \
+        -> bool:
+    """Write a result and its tensors in the session's transaction (the caller commits);
+    False, writing nothing, if the grading is done already.
+
+    This runs between the end of grading and the student seeing the result, so it does the
+    least work that stores everything: the result JSON is built once (finite floats, NUL
+    replaced), the grading's row is updated and its submission's id returned in one
+    statement, and the tensor rows are read from the JSON and written in one executemany —
+    not one ORM object per tensor.
+    """
+    data = _without_nul(result.to_json())
+    now = utcnow()
+    values = dict(status=DONE, result_status=data["status"], score=data["score"],
+                  carry_forward_score=data["carry_forward_score"],
+                  values_score=data["values_score"],
+                  values_carry_forward_score=data["values_carry_forward_score"],
+                  max_score=data["max_score"])
+    row = db.session.execute(
+        update(Gradings).where(Gradings.id == grading_id, Gradings.status != DONE)
+        .values(finished_at=now, updated_at=now, runtime_ms=data["runtime_ms"],
+                message=data["message"], stdout=data["stdout"],
+                exercise_version=data["exercise_version"], result=data, **values)
+        .returning(Gradings.submission_id)).one_or_none()
+    if row is None:
+        return False
+    mirror(row.submission_id, grading_id, **values,
+           **({} if gradable is None else {"gradable": gradable}))
+    rows = []
+    for position, (t, entry) in enumerate(zip(result.tensors, data["tensors"], strict=True)):
+        pair = result.arrays.get(t.name)
+        rows.append({**{f: entry[f] for f in TENSOR_FIELDS}, "grading_id": grading_id,
+                     "position": position, "arrays": arrays.pack(*pair) if pair else None})
+    if rows:
+        db.session.execute(insert(TensorResults), rows)
     return True
 
 
@@ -267,24 +296,13 @@ def requeue(grading_id: int, queue: str) -> bool:
     return bool(changed) and send((grading_id, queue))
 
 
-def _without_nul(result: GradeResult) -> GradeResult:
-    """Replace NUL characters in every text of a result: PostgreSQL text refuses them."""
-
-    def clean(value):
-        if isinstance(value, str):
-            return value.replace("\x00", "\ufffd")
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return dataclasses.replace(value, **{f.name: clean(getattr(value, f.name))
-                                                 for f in dataclasses.fields(value)
-                                                 if f.name != "arrays"})
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        if isinstance(value, dict):
-            return {clean(k): clean(v) for k, v in value.items()}
-        return value
-
-    return clean(result)
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is None or math.isfinite(value) else None
+def _without_nul(value: Any) -> Any:
+    """Replace NUL characters in every text of a result's JSON: PostgreSQL text refuses
+    them (a student's ``print("\\0")`` reaches ``stdout``, a tensor name, a message)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value

@@ -196,7 +196,9 @@ def attempts_for(assignments: list[Assignments], user_ids: list[int] | None = No
         -> dict[tuple[int, int], list[Attempt]]:
     """Return every graded submission of these assignments, by (assignment, student).
 
-    One query whatever the class size; only the columns the policy reads are loaded.
+    One query whatever the class size; only the columns the policy reads are loaded. A
+    submission that was not gradable (it did not compile) is no attempt: it never counts,
+    not even as the ``last`` one.
     """
     if not assignments:
         return {}
@@ -207,7 +209,8 @@ def attempts_for(assignments: list[Assignments], user_ids: list[int] | None = No
     q = select(Submissions.assignment_id, Submissions.user_id, Submissions.id,
                Submissions.created_at, score, Submissions.max_score).where(
         Submissions.assignment_id.in_([a.id for a in assignments]),
-        Submissions.status == DONE).order_by(Submissions.created_at, Submissions.id)
+        Submissions.status == DONE, Submissions.gradable.is_(True)
+    ).order_by(Submissions.created_at, Submissions.id)
     if user_ids is not None:
         q = q.where(Submissions.user_id.in_(user_ids))
     out: dict[tuple[int, int], list[Attempt]] = {}
@@ -274,11 +277,16 @@ class Quota:
 
 
 def quota(user: Users, assignment: Assignments, now: dt.datetime | None = None) -> Quota:
-    """Return the user's submission quota for an assignment (cap, rate limit, window)."""
+    """Return the user's submission quota for an assignment (cap, rate limit, window).
+
+    Only gradable submissions are attempts: one that did not compile costs neither a
+    submission of the cap nor a wait.
+    """
     now = now or utcnow()
     used, last = db.session.execute(
         select(func.count(Submissions.id), func.max(Submissions.created_at)).where(
-            Submissions.user_id == user.id, Submissions.assignment_id == assignment.id)).one()
+            Submissions.user_id == user.id, Submissions.assignment_id == assignment.id,
+            Submissions.gradable.is_(True))).one()
     wait = 0
     if last is not None and assignment.min_interval_seconds:
         ready_at = last + dt.timedelta(seconds=assignment.min_interval_seconds)

@@ -1,7 +1,9 @@
 """Submission service functions: check, store and queue what a student (or a batch) sent.
 
 A submission is committed together with its first grading before the grading task is sent;
-``web.services.gradings`` takes it from there.
+``web.services.gradings`` takes it from there. A file that does not compile is answered at
+once instead: stored done with the grader's own syntax-error result, ``gradable`` false (it
+costs no attempt and never counts), never queued.
 """
 
 from __future__ import annotations
@@ -36,14 +38,27 @@ def new_submission(*, exercise_id: str, code: str, user_id: int | None = None,
                    assignment_id: int | None = None, reason: str = SUBMITTED,
                    **extra) -> Submissions:
     """Add a checked submission and its first (current) grading to the session, uncommitted:
-    a batch adds many and commits once. The caller commits, then sends the gradings."""
+    a batch adds many and commits once. The caller commits, then sends the gradings
+    (:func:`gradings.send` skips those already done).
+
+    A file that does not compile gets its result here, the one grading would give (no code
+    runs to find out): the grading is stored done and the submission is not ``gradable``.
+    """
+    from grader.grade import compile_error
+    from grader.registry import get_exercise
+
     raw = check_code(code)
+    early = compile_error(get_exercise(exercise_id), code,
+                          student=f"user:{user_id}" if user_id is not None else "local")
     sub = Submissions(user_id=user_id, assignment_id=assignment_id, exercise_id=exercise_id,
                       code=code, code_sha256=hashlib.sha256(raw).hexdigest(), status=QUEUED,
-                      **extra)
+                      gradable=early is None, **extra)
     db.session.add(sub)
     # post_update: the submission row is inserted, then the grading, then the pointer
     sub.current_grading = gradings.add(sub, reason)
+    if early is not None:
+        db.session.flush()  # the grading's id, and the pointer the mirror follows
+        gradings.write_result(sub.current_grading_id, early)
     return sub
 
 
@@ -52,15 +67,16 @@ def create_submission(*, exercise_id: str, code: str, user_id: int | None = None
     """Store a submission and its grading (committed first), then send the grading task.
 
     :raise SubmissionRejected: with a clear message; nothing is stored then.
+    :raise UnknownExercise: (a KeyError) with its message; nothing is stored then.
     """
-    from grader.registry import get_exercise
-
-    get_exercise(exercise_id)  # UnknownExercise (a KeyError) propagates with its message
     sub = new_submission(exercise_id=exercise_id, code=code, user_id=user_id,
                          assignment_id=assignment_id)
+    db.session.flush()
+    # Read before the commit expires them: sending must not wait for two reloading SELECTs.
+    task, gradable = (sub.current_grading.id, sub.current_grading.queue), sub.gradable
     db.session.commit()
-    if enqueue:
-        gradings.send(sub.current_grading)
+    if enqueue and gradable:  # one that did not compile is done already
+        gradings.send(task)
     return sub
 
 

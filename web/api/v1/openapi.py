@@ -55,10 +55,12 @@ def document() -> dict[str, Any]:
                     "properties": {"exercise": {"type": "string"},
                                    "code": {"type": "string"}}}}}},
                 "responses": {
-                    "202": {"description": "queued", "content": {"application/json": {
+                    "202": {"description": "queued; or done at once, not gradable, when the "
+                                           "code does not compile (no attempt used)",
+                            "content": {"application/json": {
                         "schema": {"type": "object", "required": ["id", "status"],
                                    "properties": {"id": {"type": "integer"},
-                                                  "status": {"const": "queued"}}}}}},
+                                                  "status": {"enum": ["queued", "done"]}}}}}},
                     "400": _err("malformed request"), "401": _err("missing or bad token"),
                     "403": _err("the course is archived"), "404": _err("unknown exercise"),
                     "413": _err("code too large"),
@@ -74,6 +76,7 @@ def document() -> dict[str, Any]:
                                        "id": {"type": "integer"},
                                        "exercise": {"type": "string"},
                                        "status": {"enum": ["queued", "running", "done"]},
+                                       "gradable": {"type": "boolean"},
                                        "created_at": {"type": "string"},
                                        "scoring": {"enum": ["strict", "carry_forward"]},
                                        "counted_score": {"type": ["number", "null"]},

@@ -37,7 +37,11 @@ def _user_key() -> str:
 @limiter.limit("30 per minute", key_func=_user_key,
                error_message="too many submissions; slow down")
 def create():
-    """Store a submission and queue it: 202 {"id", "status": "queued"}."""
+    """Store a submission and queue it: 202 {"id", "status": "queued"}.
+
+    A file that does not compile is answered at once: the same 202 with ``"status": "done"``
+    (GET shows its result, the syntax error, and ``"gradable": false``: no attempt used).
+    """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error(400, 'send a JSON object: {"exercise": ID, "code": SOURCE}')
@@ -76,7 +80,7 @@ def show(submission_id: int):
     """Return the submission's state and, when done, the result JSON of spec §4."""
     sub = access.get_submission(submission_id)
     body = {"id": sub.id, "exercise": sub.exercise_id, "status": sub.status,
-            "created_at": sub.created_at.isoformat() + "Z"}
+            "gradable": sub.gradable, "created_at": sub.created_at.isoformat() + "Z"}
     if sub.status == DONE:
         body["result"] = sub.result
         # The result's "score" is strict; this is the one the assignment counts.
