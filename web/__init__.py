@@ -51,10 +51,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     times.init_app(app)
 
     from web import api
-    from web.views import auth, dashboard, health, results, staff, submit
+    from web.views import account, auth, dashboard, health, results, staff, submit
 
-    for blueprint in (health.bp, auth.bp, dashboard.bp, submit.bp, results.bp, staff.bp,
-                      api.bp):
+    for blueprint in (health.bp, auth.bp, account.bp, dashboard.bp, submit.bp, results.bp,
+                      staff.bp, api.bp):
         app.register_blueprint(blueprint)
     _error_handlers(app)
     return app

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -250,7 +251,7 @@ class Submissions(db.Model):
                       # submissions without touching the wide rows (code, result JSON)
                       Index("ix_submissions_gradebook", "assignment_id", "status", "user_id",
                             "created_at", "id", "max_score", "score", "carry_forward_score",
-                            "values_score", "values_carry_forward_score"),
+                            "values_score", "values_carry_forward_score", "gradable"),
                       Index("ix_submissions_dedupe", "assignment_id", "user_id", "code_sha256"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -282,6 +283,10 @@ class Submissions(db.Model):
     values_score: Mapped[float | None] = mapped_column(Float)
     values_carry_forward_score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
+    #: False when it was refused before any of its code ran (it does not compile): stored
+    #: done with its error, never queued; it costs no attempt and never counts (PrairieLearn's
+    #: "gradable: false"). The history shows it as not counted.
+    gradable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     assignment: Mapped[Assignments | None] = relationship()
     current_grading: Mapped[Gradings | None] = relationship(
@@ -490,3 +495,23 @@ class TensorResults(db.Model):
     arrays: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     grading: Mapped[Gradings] = relationship(back_populates="results")
+
+
+class PasswordResets(db.Model):
+    """A one-time password-reset link an instructor (or ``backprop user reset-password``)
+    made for a user: there is no mail server, so the link is handed over in person.
+
+    Only the token's SHA-256 is stored (a leaked database opens no account); it expires, and
+    ``used_at`` makes it single-use (set in the same statement that checks it is unset).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Who made the link (None: the command line, or a user since deleted).
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[Users] = relationship(foreign_keys=[user_id])

@@ -78,7 +78,7 @@ def test_root_cause_inherited_and_carry_forward_in_the_browser(
     page.wait_for_url(SUBMISSION_URL)
     wait_for_result(page, timeout=60)
     result_url = page.url
-    expect(page.locator("p.score .badge")).to_have_text("graded")
+    expect(page.locator("p.score .badge")).to_have_text("partly correct")
 
     # the root cause is the first row of the tensor table, with its badge
     first = page.locator("table.tensors tbody tr").first

@@ -246,9 +246,15 @@ def test_store_result_keeps_both_rules_and_the_page_shows_the_note(
         db.session.commit()
         assert sub.counted_score == 26.0
         with app.test_request_context():
+            from web.views.results import decided_by, verdict, whole_run
+
             html = render_template("results/submission.html", sub=sub, results=sub.results,
                                    problems=[r for r in sub.results if r.name == "bnmeani"],
-                                   inherited=[], carry_forward=False, checks=[], review=[])
+                                   inherited=[], roots=[], carry_forward=False, checks=[],
+                                   review=[], whole_run=whole_run(sub, []),
+                                   verdict=verdict(sub), decided=decided_by(sub),
+                                   code_lines=[], marks={}, tensor_lines={}, panels={},
+                                   own=False)
         db.session.remove()
         db.engine.dispose()
     assert html.count("values right after a reshape</span>") == 2  # table row and card

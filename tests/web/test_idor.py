@@ -35,16 +35,20 @@ COVERED_RULES = {
     "/submissions/<int:submission_id>/status.json",
     "/submissions/<int:submission_id>/results.json",
     "/submissions/<int:submission_id>/heatmap/<name>.png",
+    "/submissions/<int:submission_id>/code.py",
+    "/assignments/<int:assignment_id>/starter.py",
     "/assignments/<int:assignment_id>",
     "/assignments/<int:assignment_id>/history",
     "/courses/<code>",
     "/courses/<code>/assignments/<int:assignment_id>/scoring",
     "/api/v1/submissions/<int:submission_id>",
+    "/account/tokens/<int:token_id>/revoke",
 }
 #: Routes that take ids in the query string, checked too.
 QUERY_ID_RULES = {"/submissions/diff"}
-#: Public by design: the bundled CSS/JS.
-PUBLIC_RULES = {"/static/<path:filename>"}
+#: Public by design: the bundled CSS/JS, and a password-reset link (the token is the key;
+#: tests/web/test_accounts_pages.py tests it).
+PUBLIC_RULES = {"/static/<path:filename>", "/reset/<token>"}
 
 
 @dataclass
@@ -93,6 +97,10 @@ def _requests(v: Victim, own_sub: int) -> list[tuple[str, str, Callable[[Any], A
         ("/submissions/<int:submission_id>/heatmap/<name>.png",
          f"GET /submissions/{a}/heatmap/logits.png",
          lambda c: c.get(f"/submissions/{a}/heatmap/logits.png")),
+        ("/submissions/<int:submission_id>/code.py", f"GET /submissions/{a}/code.py",
+         lambda c: c.get(f"/submissions/{a}/code.py")),
+        ("/assignments/<int:assignment_id>", f"GET /assignments/ID?from={a} (edit their code)",
+         lambda c: c.get(f"/assignments/{v.assignment}?from={a}")),
         ("/submissions/diff", f"GET /submissions/diff?a={a}&other={b}",
          lambda c: c.get(f"/submissions/diff?a={a}&other={b}")),
         ("/submissions/diff", f"GET /submissions/diff?a={own_sub}&other={a} (mine vs theirs)",
@@ -102,7 +110,27 @@ def _requests(v: Victim, own_sub: int) -> list[tuple[str, str, Callable[[Any], A
         ("/api/v1/submissions/<int:submission_id>", f"GET /api/v1/submissions/{a}",
          lambda c: c.get(f"/api/v1/submissions/{a}",
                          headers={"Authorization": f"Bearer {c.api_token}"})),
+        ("/account/tokens/<int:token_id>/revoke", "POST /account/tokens/ID/revoke (theirs)",
+         lambda c: _revoke_victims_token(c, v)),
     ]
+
+
+def _revoke_victims_token(client, v: Victim):
+    """Revoke a token of the victim's: refused (it keeps working) unless it is one's own."""
+    from web.db import db
+    from web.models import ApiTokens, Users
+
+    secret = token(client.application, v.email)
+    with client.application.app_context():
+        token_id = db.session.query(ApiTokens.id).join(Users).filter(
+            Users.email == v.email).order_by(ApiTokens.id.desc()).first()[0]
+    response = client.post(f"/account/tokens/{token_id}/revoke",
+                           data={"csrf_token": csrf_token(client.get("/account").data)},
+                           follow_redirects=True)
+    still = client.application.test_client().get(
+        f"/api/v1/submissions/{v.subs[0]}", headers={"Authorization": f"Bearer {secret}"})
+    assert still.status_code == (200 if response.status_code in DENIED else 401)
+    return response
 
 
 def _course_requests(v: Victim) -> list[tuple[str, str, Callable[[Any], Any]]]:
@@ -112,6 +140,9 @@ def _course_requests(v: Victim) -> list[tuple[str, str, Callable[[Any], Any]]]:
          lambda c: c.get(f"/assignments/{v.assignment}")),
         ("/assignments/<int:assignment_id>/history", f"GET /assignments/{v.assignment}/history",
          lambda c: c.get(f"/assignments/{v.assignment}/history")),
+        ("/assignments/<int:assignment_id>/starter.py",
+         f"GET /assignments/{v.assignment}/starter.py",
+         lambda c: c.get(f"/assignments/{v.assignment}/starter.py")),
         ("/courses/<code>", f"GET /courses/{v.course}", lambda c: c.get(f"/courses/{v.course}")),
     ]
 

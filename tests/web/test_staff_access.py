@@ -67,6 +67,8 @@ ROUTES = [
     Route("/staff/courses/<code>/students/<int:user_id>", "GET",
           lambda w: f"{A}/students/{w['alice']}"),
     Route("/staff/courses/<code>/gradebook.csv", "GET", lambda w: f"{A}/gradebook.csv"),
+    Route("/staff/courses/<code>/students/<int:user_id>/reset-link", "POST",
+          lambda w: f"{A}/students/{w['alice']}/reset-link", True),
     Route("/api/v1/courses/<code>/submissions", "GET",
           lambda w: "/api/v1/courses/COURSE-A/submissions"),
     # batches and regrades (issue 12)

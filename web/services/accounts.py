@@ -1,16 +1,34 @@
-"""Account service functions: users, course enrolment, API tokens (stored hashed)."""
+"""Account service functions: users, course enrolment, API tokens and one-time password-reset
+links (both stored hashed)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from werkzeug.security import generate_password_hash
 
 from grader.text import visible
 from web.db import db
-from web.models import ROLES, ApiTokens, Assignments, Courses, Enrolments, Users, utcnow
+from web.models import (
+    ROLES,
+    STUDENT,
+    ApiTokens,
+    Assignments,
+    Courses,
+    Enrolments,
+    PasswordResets,
+    Users,
+    utcnow,
+)
+
+#: How long a password-reset link works (it is handed over by hand, often the next day).
+RESET_LIFETIME = dt.timedelta(hours=24)
+#: At most this many live API tokens per user (each creation is a row; a loop cannot fill
+#: the table).
+MAX_TOKENS = 20
 
 #: The one e-mail rule, for ``backprop user add``, registration and sign-in alike (an account
 #: the CLI creates must be able to sign in). An address is a sign-in name here, never mailed,
@@ -77,12 +95,23 @@ def create_user(email: str, role: str = "student", password: str | None = None,
 
 
 def course_for_join_code(code: str) -> Courses | None:
-    """Return the open (not archived) course whose join code is ``code``, else None."""
+    """Return the open (not archived) course whose join code is ``code``, else None.
+
+    Case does not matter (``ml101`` finds ``ML101``: people retype a code from a slide, and a
+    phone capitalizes the first letter); codes stay stored as created. Should two open courses
+    have codes that differ only in case (created before this rule), the exact spelling wins,
+    and a code that stays ambiguous finds nothing rather than the wrong course.
+    """
     code = (code or "").strip()
     if not code or len(code) > 40:
         return None
-    return db.session.scalar(select(Courses).where(Courses.join_code == code,
-                                                   Courses.archived_at.is_(None)))
+    found = db.session.scalars(select(Courses).where(
+        func.lower(Courses.join_code) == code.lower(), Courses.archived_at.is_(None))
+        .limit(10)).all()
+    exact = [c for c in found if c.join_code == code]
+    if exact:
+        return exact[0]
+    return found[0] if len(found) == 1 else None
 
 
 def register(email: str, password: str, join_code: str, name: str = "",
@@ -154,13 +183,12 @@ def enrol(user: Users, course_code: str, role: str = "student") -> Enrolments:
 
 def add_default_assignments(course: Courses) -> None:
     """Give a new course one assignment per registered exercise (no deadline, 20 tries)."""
-    from grader import get_exercise, load_exercises
+    from grader.registry import catalog
 
-    for exercise_id in sorted(load_exercises()):
+    for exercise_id, info in sorted(catalog().items()):
         db.session.add(Assignments(course=course, exercise_id=exercise_id,
-                                   title=get_exercise(exercise_id).title, max_submissions=20,
-                                   max_score=get_exercise(exercise_id).max_score,
-                                   min_interval_seconds=10))
+                                   title=info.title, max_submissions=20,
+                                   max_score=info.max_score, min_interval_seconds=10))
 
 
 def user_for_token(token: str) -> Users | None:
@@ -192,6 +220,119 @@ def issue_token(email: str, name: str = "cli") -> str:
                              created_at=utcnow()))
     db.session.commit()
     return token
+
+
+def tokens_of(user: Users) -> list[ApiTokens]:
+    """Return a user's API tokens, newest first (for the account page)."""
+    return list(db.session.scalars(select(ApiTokens).where(ApiTokens.user_id == user.id)
+                                   .order_by(ApiTokens.id.desc())))
+
+
+def create_token(user: Users, name: str = "") -> str:
+    """Create an API token for ``user`` from the account page; return it (shown once)."""
+    name = " ".join((name or "").split())[:80] or "web"
+    if any(not c.isprintable() for c in name):
+        raise AccountError("a token name cannot contain control characters")
+    count = db.session.scalar(select(func.count()).select_from(ApiTokens)
+                              .where(ApiTokens.user_id == user.id))
+    if count >= MAX_TOKENS:
+        raise AccountError(f"you have {count} tokens, the most allowed: revoke one you no "
+                           "longer use first")
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiTokens(user_id=user.id, token_hash=hash_token(token), name=name,
+                             created_at=utcnow()))
+    db.session.commit()
+    return token
+
+
+def revoke_token(user: Users, token_id: int) -> ApiTokens | None:
+    """Delete one of ``user``'s tokens (it stops working at once); None if not theirs."""
+    row = db.session.scalar(select(ApiTokens).where(ApiTokens.id == token_id,
+                                                    ApiTokens.user_id == user.id))
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+    return row
+
+
+def may_reset(target: Users) -> bool:
+    """Return whether an instructor may make a reset link for ``target``: a student only.
+
+    A reset link is a way into the account, so an instructor of one course must not get one
+    for a colleague, an admin, or a TA or instructor of another course.
+    """
+    if target.role != "student":
+        return False
+    return db.session.scalar(select(Enrolments.id).where(
+        Enrolments.user_id == target.id, Enrolments.role != STUDENT).limit(1)) is None
+
+
+def issue_reset(user: Users, created_by: Users | None = None,
+                lifetime: dt.timedelta = RESET_LIFETIME) -> tuple[str, dt.datetime]:
+    """Create a one-time reset link's token for ``user``; return it and its expiry.
+
+    Only the token's hash is stored. Links made earlier for the same user stop working:
+    only the newest link handed out opens the account.
+    """
+    now = utcnow()
+    db.session.execute(update(PasswordResets).where(
+        PasswordResets.user_id == user.id, PasswordResets.used_at.is_(None))
+        .values(used_at=now))
+    token = secrets.token_urlsafe(32)
+    expires = now + lifetime
+    db.session.add(PasswordResets(user_id=user.id, token_hash=hash_token(token),
+                                  created_by=created_by.id if created_by else None,
+                                  created_at=now, expires_at=expires))
+    db.session.commit()
+    return token, expires
+
+
+def reset_for_email(email: str) -> tuple[Users, str, dt.datetime]:
+    """Create a reset link's token for the user with this address (the CLI's road)."""
+    user = db.session.scalar(select(Users).where(Users.email == _lookup_key(email)))
+    if user is None:
+        raise AccountError(visible(f"no user with e-mail {email}"))
+    return (user, *issue_reset(user))
+
+
+def reset_user(token: str) -> Users | None:
+    """Return the user of a live (unused, unexpired) reset token, else None."""
+    token = (token or "").strip()
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalar(select(PasswordResets).where(
+        PasswordResets.token_hash == hash_token(token)))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    return row.user
+
+
+def redeem_reset(token: str, password: str) -> Users:
+    """Set a new password with a reset token, using the token up.
+
+    The check and the use are one UPDATE (``used_at IS NULL`` in its WHERE): two requests
+    racing with the same link cannot both set a password.
+    """
+    token = (token or "").strip()
+    if not token or len(token) > 200:
+        raise AccountError(EXPIRED)
+    now = utcnow()
+    used = db.session.execute(update(PasswordResets).where(
+        PasswordResets.token_hash == hash_token(token), PasswordResets.used_at.is_(None),
+        PasswordResets.expires_at > now).values(used_at=now)
+        .returning(PasswordResets.user_id)).scalar()
+    if used is None:
+        db.session.rollback()
+        raise AccountError(EXPIRED)
+    user = db.session.get(Users, used)
+    user.password_hash = generate_password_hash(password)
+    db.session.commit()
+    return user
+
+
+#: What any unusable reset link answers (unknown, used and expired alike: nothing to probe).
+EXPIRED = ("This reset link has expired or was already used. Ask your instructor for a new "
+           "one.")
 
 
 def _lookup_key(email: str) -> str:

@@ -78,11 +78,20 @@ def logout():
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
 def register():
-    """Create a student account with the course's join code."""
+    """Create a student account with the course's join code.
+
+    The course page's join link is ``/register?course=CODE``: the code arrives filled in,
+    and someone already signed in is sent on to join the course instead.
+    """
+    code = _code_arg()
+    if code and current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("auth.join", course=code))
     if not current_app.config["SELF_REGISTRATION"]:
         flash("Accounts are created by your instructor.", "error")
         return redirect(url_for("auth.login"))
     form = RegisterForm()
+    if request.method == "GET" and code:
+        form.course.data = code
     if form.validate_on_submit():
         try:
             user, course = accounts.register(form.email.data, form.password.data,
@@ -101,8 +110,10 @@ def register():
 @bp.route("/join", methods=["GET", "POST"])
 @login_required
 def join():
-    """Join another course with its code."""
+    """Join another course with its code (``?course=CODE`` fills it in)."""
     form = JoinForm()
+    if request.method == "GET" and _code_arg():
+        form.course.data = _code_arg()
     if form.validate_on_submit():
         try:
             course, joined = accounts.join(current_user, form.course.data)
@@ -113,6 +124,11 @@ def join():
                   f"{course.code}.", "ok")
             return redirect(url_for("dashboard.course", code=course.code))
     return render_template("auth/join.html", form=form)
+
+
+def _code_arg() -> str:
+    """Return the ``course`` query argument of a join link (trimmed, at most 40 chars)."""
+    return request.args.get("course", "").strip()[:40]
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -128,7 +144,7 @@ def password():
             current_user.password_hash = generate_password_hash(form.password.data)
             db.session.commit()
             flash("Password changed.", "ok")
-            return redirect(url_for("dashboard.index"))
+            return redirect(url_for("account.index"))
     return render_template("auth/password.html", form=form)
 
 

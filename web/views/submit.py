@@ -5,11 +5,13 @@ from __future__ import annotations
 import markdown
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from grader import get_exercise
 from grader.result import MAX_SOURCE_BYTES
-from web.access import get_assignment
+from web.access import get_assignment, get_submission
 from web.db import db
 from web.forms import SubmitForm
 from web.models import Submissions
@@ -63,10 +65,37 @@ def exercise(assignment_id: int):
         select(Submissions).where(Submissions.user_id == current_user.id,
                                   Submissions.assignment_id == assignment.id)
         .order_by(Submissions.id.desc()).limit(1))
-    if not form.code.data:
+    loaded = _loaded_submission(assignment.id) if request.method == "GET" else None
+    if loaded is not None:
+        form.code.data = loaded.code
+    elif not form.code.data:
         form.code.data = last.code if last else ex.starter
     description = Markup(markdown.markdown(ex.description, extensions=["fenced_code"]))
     return render_template("submit/exercise.html", assignment=assignment, exercise=ex,
                            description=description, form=form, last=last,
-                           quota=quota(current_user, assignment),
+                           quota=quota(current_user, assignment), loaded=loaded,
                            max_kib=current_app.config["MAX_CONTENT_LENGTH"] // 1024)
+
+
+def _loaded_submission(assignment_id: int) -> Submissions | None:
+    """Return the submission named by ``?from=ID`` ("Edit this code" on a result page):
+    one's own, of this assignment; another's answers 404 as on every road to a row)."""
+    wanted = request.args.get("from", type=int)
+    if wanted is None:
+        return None
+    sub = get_submission(wanted)
+    if sub.user_id != current_user.id or sub.assignment_id != assignment_id:
+        return None
+    return sub
+
+
+@bp.get("/assignments/<int:assignment_id>/starter.py")
+@login_required
+def starter(assignment_id: int):
+    """Download the exercise's starter file (also what "Reset to the starter" loads)."""
+    assignment = get_assignment(assignment_id)
+    ex = get_exercise(assignment.exercise_id)
+    name = assignment.exercise_id.replace("/", "-")
+    response = Response(ex.starter, mimetype="text/plain")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-starter.py"'
+    return response
