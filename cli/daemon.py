@@ -55,8 +55,6 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
-import click
-
 from grader import instance
 
 log = logging.getLogger("backprop.daemon")
@@ -382,7 +380,10 @@ class _Daemon:
             self.checks += 1
         log.info("graded %s: %s %g/%g in %.0f ms", exercise.id, result.status, result.score,
                  result.max_score, result.runtime_ms)
-        return {"ok": True, "result": result.to_json()}
+        reply: dict[str, Any] = {"ok": True, "result": result.to_json()}
+        if isinstance(request.get("render"), dict):
+            reply["report"] = render_report(reply["result"], request["render"])
+        return reply
 
     def stop(self) -> None:
         """Stop serving (from any thread but the one in ``serve_forever``)."""
@@ -440,6 +441,31 @@ class _Daemon:
                 where.pid.unlink(missing_ok=True)
             self.sandbox.close()
             log.info("stopped after %d checks", self.checks)
+
+
+def render_report(result: dict[str, Any], terminal: dict[str, Any]) -> str:
+    """Draw the report of ``result`` as the client's terminal would show it.
+
+    The fast client (:mod:`cli.quick`) imports neither click nor rich, so the daemon, which
+    has them loaded, draws the report for it: with the client's width, whether its stdout is
+    a terminal and its colour settings (``TERM``, ``COLORTERM``, ``NO_COLOR``, …), the text
+    is byte for byte what ``cli.report.render`` would print there.
+    """
+    import io
+
+    from rich.console import Console
+
+    from cli.report import render
+    from grader.result import GradeResult
+
+    env = {str(k): str(v) for k, v in dict(terminal.get("env") or {}).items()}
+    width = terminal.get("width")
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=bool(terminal.get("tty")),
+                      width=int(width) if isinstance(width, int) and 20 <= width <= 1000
+                      else None, _environ=env)
+    render(GradeResult.from_json(result), console)
+    return buffer.getvalue()
 
 
 def _idle_timeout() -> float:
@@ -689,43 +715,6 @@ def check(source: bytes, exercise_id: str, student: str = "local", *,
                 stop(where, unless_stamp=mine)
             continue
         raise DaemonError(kind, str(reply.get("error", "the grading daemon failed")))
-
-
-# -- `backprop daemon status|stop` ----------------------------------------------------------
-
-@click.group("daemon")
-def daemon_cmd() -> None:
-    """The local grading daemon that keeps `backprop check` warm (see docs/cli.md)."""
-
-
-@daemon_cmd.command("status")
-def status_cmd() -> None:
-    """Say whether the daemon runs, since when, how many checks it served, and its log."""
-    where = paths()
-    reply = status(where)
-    if reply is None or not reply.get("ok"):
-        detail = f": {reply['error']}" if reply and reply.get("error") else ""
-        click.echo(f"no grading daemon is running for {where.home}{detail}")
-        return
-    up = time.time() - float(reply["started"])
-    fresh = "up to date" if reply["stamp"] == stamp() else \
-        "out of date (the next check replaces it)"
-    click.echo(f"grading daemon pid {reply['pid']}, up {up:.0f} s, {reply['checks']} checks, "
-               f"{fresh}; exits after {reply['idle_timeout']:g} s idle\n"
-               f"socket {where.socket}\nlog    {where.log}")
-
-
-@daemon_cmd.command("stop")
-def stop_cmd() -> None:
-    """Stop the daemon (the next `backprop check` starts a fresh one)."""
-    pid = stop()
-    click.echo("no grading daemon was running" if pid is None else
-               f"stopped the grading daemon (pid {pid})")
-
-
-def register(main: click.Group) -> None:
-    """Add ``backprop daemon`` to the console script."""
-    main.add_command(daemon_cmd)
 
 
 if __name__ == "__main__":

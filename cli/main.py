@@ -195,10 +195,10 @@ def _read_source(file: Path) -> bytes:
 
 
 def _register_service_commands() -> None:
-    from cli import batch, course, daemon, gradescope, service, submit
+    from cli import batch, course, daemon_cmd, gradescope, service, submit
 
     service.register(main)
-    daemon.register(main)
+    daemon_cmd.register(main)
     course.register(main)
     gradescope.register(main)
     main.add_command(batch.batch_cmd)

@@ -292,6 +292,7 @@ def serve() -> int:
             if time.monotonic() > deadline:
                 return 0  # another preloader serves this instance
             time.sleep(0.1)
+    (sock_path.parent / "admin.pid").write_text(f"{os.getpid()}\n")
     stamp = _stamp()
     for module in WARM:
         __import__(module)
@@ -321,6 +322,19 @@ def serve() -> int:
             sock_path.unlink()
         listener.close()
     return 0
+
+
+def stop() -> int | None:
+    """Stop this instance's preloader, if one runs; return its pid."""
+    sock_path, _, _ = _files()
+    try:
+        pid = int((sock_path.parent / "admin.pid").read_text())
+        if b"cli.preload" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None  # gone, and the pid reused by another process
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 if __name__ == "__main__":

@@ -113,6 +113,9 @@ def test_a_preloader_of_other_code_is_replaced(env: dict[str, str]) -> None:
     assert new != old
     assert run(env, "token", "a@example.org").returncode == 0
     assert "['token'] in pid" in _log(home)
+    out = run(env, "daemon", "stop")  # stops the preloader too
+    assert f"stopped the admin commands' preloader (pid {new})" in out.stdout, out.stderr
+    _until(lambda: new not in _preloaders(home))
 
 
 def test_only_its_own_user_may_connect(env: dict[str, str]) -> None:

@@ -103,9 +103,28 @@ def test_concurrent_checks_share_one_daemon_and_the_client_imports_no_torch(home
     assert "score 26 / 26" in warm.stdout
     imported = [line.rsplit("|", 1)[-1].strip() for line in warm.stderr.splitlines()
                 if line.startswith("import time:")]
-    assert "cli.main" in imported, warm.stderr[-2000:]  # the profile is real
-    assert not [m for m in imported if m == "torch" or m.startswith("torch.")]
+    assert "cli.quick" in imported, warm.stderr[-2000:]  # the profile is real: fast road
+    assert not [m for m in imported if m.split(".")[0] in ("torch", "click", "rich")]
     assert daemon_pid(home) == pid  # the same warm daemon graded it
+    # The daemon drew the report the full click command would have printed, and the JSON
+    # is the same too (only the measured times differ).
+    full = check(LECTURE, env={"BACKPROP_NO_FAST_CHECK": "1"})
+    assert full.returncode == 0
+    assert _untimed(warm.stdout) == _untimed(full.stdout)
+    fast_json, full_json = (json.loads(check(LECTURE, "--json", env=env).stdout)
+                            for env in ({}, {"BACKPROP_NO_FAST_CHECK": "1"}))
+    for data in (fast_json, full_json):
+        data.pop("runtime_ms", None)
+        data.pop("review_flags", None)
+    assert fast_json == full_json
+    unknown = run("check", str(LECTURE), "-e", "makemore4/nope")  # declined, then worded
+    assert unknown.returncode == 2 and "unknown exercise 'makemore4/nope'" in unknown.stderr
+
+
+def _untimed(text: str) -> str:
+    import re
+
+    return re.sub(r"\d+ ms", "_ ms", text)
 
 
 def test_other_users_are_refused(home) -> None:

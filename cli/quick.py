@@ -1,0 +1,106 @@
+"""The fast road of ``backprop check``: hand the file to a running daemon, print its answer.
+
+A warm check is worth its name only if the client is cheap: the grading takes ~0.1 s, and
+importing click, rich and every command module would cost more than that again. So when
+the command line is a plain ``check FILE -e ID [--json] [--student S]`` and a daemon is
+already listening, this module does the whole check with the standard library alone: the
+daemon grades *and draws the report* (:func:`cli.daemon.render_report`) for this terminal.
+
+Anything else — another option, ``--help``, no daemon yet, a stale or refusing daemon, an
+unknown exercise, an unreadable file — returns None, and the full click command runs as
+if this module did not exist: it starts or replaces the daemon, and it words every error.
+So this road never decides anything on its own; it only skips work when all is well.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from typing import Any
+
+#: Terminal settings the report depends on (rich reads them to choose colours and width).
+TERMINAL_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES",
+                "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+def parse(args: list[str]) -> dict[str, Any] | None:
+    """Return the options of a plain ``check`` command line, or None for anything else."""
+    opts: dict[str, Any] = {"json": False, "student": "local"}
+    files: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        value: str | None = None
+        if arg in ("-e", "--exercise", "--student") and i + 1 < len(args):
+            value = args[i + 1]
+            i += 1
+        elif arg.startswith("--exercise=") or arg.startswith("--student="):
+            arg, value = arg.split("=", 1)
+        elif arg.startswith("-e") and len(arg) > 2 and not arg.startswith("--"):
+            arg, value = "-e", arg[2:]
+        if value is not None:
+            key = "student" if arg == "--student" else "exercise"
+            if key in opts and key != "student" or value.startswith("-"):
+                return None
+            opts[key] = value
+        elif arg == "--json":
+            opts["json"] = True
+        elif arg.startswith("-") and arg != "-" or arg == "--":
+            return None  # --watch, --no-daemon, --help, a typo: the click command's job
+        else:
+            files.append(arg)
+        i += 1
+    if len(files) != 1 or "exercise" not in opts:
+        return None
+    opts["file"] = files[0]
+    return opts
+
+
+def run(args: list[str]) -> int | None:
+    """Run ``backprop check ARGS`` through a listening daemon; None to take the full road."""
+    opts = parse(args)
+    if opts is None or os.environ.get("BACKPROP_NO_FAST_CHECK"):
+        return None
+    try:
+        if opts["file"] == "-":
+            return None  # stdin is read once: leave it to the command that can report on it
+        with open(opts["file"], "rb") as f:
+            source = f.read()
+        from cli import daemon
+
+        where = daemon.paths()
+        if not where.socket.exists():
+            return None
+        request: dict[str, Any] = {
+            "op": "check", "stamp": daemon.stamp(), "exercise": opts["exercise"],
+            "student": opts["student"], "source_b64": base64.b64encode(source).decode()}
+        if not opts["json"]:
+            request["render"] = _terminal()
+        reply = daemon._exchange(where, request, daemon.REPLY_TIMEOUT)
+    except Exception:  # noqa: BLE001 - whatever went wrong, the full road says it properly
+        return None
+    if not reply.get("ok") or not isinstance(reply.get("result"), dict):
+        return None
+    if opts["json"]:
+        sys.stdout.write(json.dumps(reply["result"], indent=2) + "\n")
+    elif isinstance(reply.get("report"), str):
+        sys.stdout.write(reply["report"])
+    else:
+        return None
+    sys.stdout.flush()
+    return 0
+
+
+def _terminal() -> dict[str, Any]:
+    """Describe this process's stdout as the report's renderer needs it."""
+    tty = os.isatty(1)
+    width = None
+    if tty:
+        try:
+            width = os.get_terminal_size(1).columns
+        except OSError:
+            width = None
+    env = {k: os.environ[k] for k in TERMINAL_ENV if k in os.environ}
+    return {"tty": tty, "width": width, "env": env}
