@@ -139,11 +139,11 @@ class _Walker:
             self.walk(value, name)
         elif isinstance(value, type) and _defined_here(value, self.root):
             self.helpers[name] = self.class_source(value, name)
-        elif (literal := _literal(value)) is not None:
+        elif (literal := _bounded_literal(value)) is not None:
             if len(literal) > MAX_CONSTANT_CHARS:
                 raise SourceError(f"cannot send `{name}` (used by `{used_by}`): a constant of "
-                                  f"{len(literal):,} characters is data, not a setting; "
-                                  "compute it inside your function from `t`")
+                                  f"more than {MAX_CONSTANT_CHARS:,} characters is data, not "
+                                  "a setting; compute it inside your function from `t`")
             self.constants.append(f"{name} = {literal}")
         else:
             raise SourceError(_refusal(name, value, used_by))
@@ -291,16 +291,59 @@ def _from_import(name: str, value: Any, root: types.FunctionType) -> str | None:
     return f"from {module} import {qual}" + ("" if qual == name else f" as {name}")
 
 
-def _literal(value: Any, depth: int = 0) -> str | None:
-    """Return a Python literal that rebuilds ``value`` exactly, or None if there is none."""
+class _TooLong(Exception):
+    """A literal grew past :data:`MAX_CONSTANT_CHARS`: building it stopped there."""
+
+
+def _bounded_literal(value: Any) -> str | None:
+    """:func:`_literal`, but a constant over the limit costs no more than the limit to find.
+
+    Why: a notebook global can be ``list(range(10**7))``, a 1 GB string, or a list that holds
+    itself ten times over (``x = [x] * 10`` in a loop: 10**20 items to print); building its
+    whole literal only to refuse it hung ``check()``. Past the limit, a string of limit + 1
+    characters stands for "too long".
+    """
+    budget = [MAX_CONSTANT_CHARS]
+    try:
+        return _literal(value, budget=budget)
+    except _TooLong:
+        return "#" * (MAX_CONSTANT_CHARS + 1)
+
+
+def _spend(budget: list[int] | None, chars: int) -> None:
+    if budget is not None:
+        budget[0] -= chars
+        if budget[0] < 0:
+            raise _TooLong
+
+
+def _literal(value: Any, depth: int = 0, budget: list[int] | None = None) -> str | None:
+    """Return a Python literal that rebuilds ``value`` exactly, or None if there is none.
+
+    ``budget`` (characters left, shared by the whole walk) stops the walk with
+    :class:`_TooLong` before a huge value is turned into text.
+    """
     if depth > 20:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return f"float({str(value)!r})"
+    if type(value) in (str, bytes) and budget is not None and len(value) > budget[0]:
+        raise _TooLong  # checked before repr() copies it
+    if type(value) in (list, tuple, set, frozenset, dict):
+        _spend(budget, len(value))  # the ", " after each item: as long as the items' text
+    if type(value) is int and value.bit_length() > 4 * MAX_CONSTANT_CHARS:
+        raise _TooLong  # more hex digits than the limit allows
+    if type(value) is int and value.bit_length() > 13_000:  # about 4000 decimal digits
+        # str() of an int over 4300 digits raises ValueError since Python 3.11; hex is exact
+        text = hex(value)
+        _spend(budget, len(text))
+        return text
     if type(value) in _SIMPLE:
-        return repr(value)
+        text = repr(value)
+        _spend(budget, len(text))
+        return text
     if type(value) in (list, tuple, set, frozenset):
-        items = [_literal(v, depth + 1) for v in value]
+        items = [_literal(v, depth + 1, budget) for v in value]
         if any(i is None for i in items):
             return None
         if type(value) is tuple:
@@ -311,7 +354,8 @@ def _literal(value: Any, depth: int = 0) -> str | None:
         return (f"{{{body}}}" if items else "set()") if type(value) is set \
             else f"frozenset({{{body}}})"
     if type(value) is dict:
-        pairs = [(_literal(k, depth + 1), _literal(v, depth + 1)) for k, v in value.items()]
+        pairs = [(_literal(k, depth + 1, budget), _literal(v, depth + 1, budget))
+                 for k, v in value.items()]
         if any(k is None or v is None for k, v in pairs):
             return None
         return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"

@@ -103,6 +103,14 @@ def run(argv: list[str]) -> int | None:
         try:
             with daemon._address(sock_path) as address:
                 sock.connect(address)
+            # Who listens must be this user before the terminal and environment (tokens,
+            # database URLs) are handed over: ``run/`` is checked to be ours, but between
+            # that check and this connect a folder that someone else can rename in (a shared
+            # BACKPROP_HOME) could be swapped for theirs. Then run cold, start no preloader.
+            if (owner := daemon.peer_uid(sock)) != os.getuid():
+                print(f"backprop: {sock_path} is served by uid {owner}, not you: not using it",
+                      file=sys.stderr)
+                return None
             socket.send_fds(sock, [b"F"], [0, 1, 2])
             daemon.send_message(sock, {"stamp": stamp, "argv": argv, "cwd": os.getcwd(),
                                        "env": dict(os.environ)})

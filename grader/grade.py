@@ -6,6 +6,7 @@ This is the one road from source text to a :class:`~grader.result.GradeResult`, 
 
 from __future__ import annotations
 
+import ast
 import logging
 import time
 from dataclasses import dataclass, field
@@ -313,6 +314,17 @@ def compile_error(exercise: Exercise, source: str, *, student: str = "local") \
     equal). Python's compiler limits on hostile nesting (RecursionError, MemoryError), which
     the child never meets once the web refused them, get a plain message.
     """
+    nested = ("cannot compile: the code is nested too deeply for Python's compiler "
+              "(brackets, operators, calls or attributes inside one another)")
+    try:
+        folded = folding_bytes(ast.parse(source, "submission.py"))
+    except (SyntaxError, ValueError):
+        folded = 0  # compile() fails in the same parser, before any folding: its message
+    except (RecursionError, MemoryError):
+        return _failed(exercise, ERROR, nested, "", time.monotonic(),
+                       cases=exercise.cases(student, b""))
+    if folded > FOLD_BUDGET:
+        return None  # let the sandbox compile it, behind its memory and time walls
     try:
         compile(source, "submission.py", "exec", dont_inherit=True)
         return None
@@ -323,10 +335,59 @@ def compile_error(exercise: Exercise, source: str, *, student: str = "local") \
     except ValueError as exc:  # a NUL byte: the child says the same
         message = f"cannot compile: {exc}"
     except (RecursionError, MemoryError):
-        message = ("cannot compile: the code is nested too deeply for Python's compiler "
-                   "(brackets, operators, calls or attributes inside one another)")
+        message = nested
     return _failed(exercise, ERROR, message, "", time.monotonic(),
                    cases=exercise.cases(student, b""))
+
+
+#: Bytes CPython's constant folding may allocate in the caller's process (the web's) before
+#: :func:`compile_error` leaves compiling to the sandbox. Real backward passes fold a few KiB.
+FOLD_BUDGET = 16 * 1024 * 1024
+#: What one folded ``*``, ``**``, ``<<`` or ``%`` can weigh: CPython 3.11 folds these only up
+#: to 4096 characters (×4 bytes), 256 items or 128 bits (``Python/ast_opt.c``).
+_CAPPED_FOLD = 4 * 4096
+_CAPPED_OPS = (ast.Mult, ast.Pow, ast.LShift, ast.Mod, ast.MatMult)
+
+
+def folding_bytes(tree: ast.AST) -> int:
+    """Return an upper bound of the bytes ``compile()``'s constant folding allocates for ``tree``.
+
+    Why: compile() runs CPython's AST optimizer, which folds ``'a'*4096 + 'b'*4096 + …`` into
+    one constant, and every partial sum stays alive in the AST arena until compile returns.
+    ``*`` is capped by the optimizer but ``+`` is not, so the memory is quadratic in the
+    source: 18 KB of such terms took 7.8 GB and 15 s of the web process (CPython 3.11.7),
+    tuples (``(0,)*256 + …``) likewise. The bound sums, over every expression whose operands
+    are all constants, the size its folded value could have; it never runs the code.
+    """
+    size: dict[int, int] = {}  # id(node) → bytes its folded constant could take
+    order, stack = [], [tree]
+    while stack:  # iterative pre-order: a 20 000-term chain is too deep to recurse over
+        node = stack.pop()
+        order.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    total = 0
+    for node in reversed(order):  # children before their parent
+        if isinstance(node, ast.Constant):
+            value = node.value
+            weight = (4 * len(value) if isinstance(value, str) else
+                      len(value) if isinstance(value, bytes) else
+                      value.bit_length() // 8 + 1 if isinstance(value, int) else 16)
+        elif isinstance(node, ast.BinOp) and id(node.left) in size and id(node.right) in size:
+            left, right = size[id(node.left)], size[id(node.right)]
+            weight = (max(left, right, _CAPPED_FOLD) if isinstance(node.op, _CAPPED_OPS)
+                      else left + right)
+        elif isinstance(node, ast.UnaryOp) and id(node.operand) in size:
+            weight = size[id(node.operand)]
+        elif isinstance(node, ast.Subscript) and id(node.value) in size:
+            weight = size[id(node.value)]
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)) and \
+                all(id(e) in size for e in node.elts):
+            weight = 8 * len(node.elts) + 64  # a constant tuple holds references
+        else:
+            continue
+        size[id(node)] = weight
+        total += weight
+    return total
 
 
 def _check_source(source: str | bytes) -> str:

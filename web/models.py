@@ -10,6 +10,7 @@ the unit of work: committed *before* its task is sent, the task takes only its i
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from flask_login import UserMixin
@@ -129,6 +130,20 @@ class Users(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Users {self.id} {self.email} {self.role}>"
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in the session: ``ID.KEY``, KEY from the password hash.
+
+        Why: a reset link is made for a lost or leaked password; if sessions named only the
+        id, whoever had signed in with the old password would stay signed in. The user
+        loader (``web.views.auth``) accepts a session only while its key matches, so setting
+        a new password signs out every other browser (``login_user`` again keeps this one).
+        """
+        return f"{self.id}.{self.session_key()}"
+
+    def session_key(self) -> str:
+        """A short fingerprint of the password hash (changes with every new password)."""
+        return hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
 
 
 class ApiTokens(db.Model):

@@ -275,6 +275,17 @@ def serve(sock: socket.socket) -> NoReturn:
                 {"kind": "syntax", "message": f"cannot compile: {exc}", "line": None}
             _send_reply(sock, {"type": "fatal", "error": err})
             os._exit(0)
+        except (MemoryError, RecursionError) as exc:
+            # Hostile nesting, or constant folding past the memory wall (the web leaves such
+            # a file to the sandbox: grader.grade.folding_bytes). Left uncaught, the child
+            # died with status 70 and the student was asked whether they called sys.exit().
+            why = ("is nested too deeply for Python's compiler (brackets, operators, calls "
+                   "or attributes inside one another)" if isinstance(exc, RecursionError) else
+                   "makes Python's compiler run out of memory (constant expressions such as "
+                   "'a' * 4096 + 'b' * 4096 + … are built while compiling)")
+            _send_reply(sock, {"type": "fatal", "error": {
+                "kind": "syntax", "message": f"cannot compile: the code {why}", "line": None}})
+            os._exit(0)
         # The after-call check, held in a local variable of this frame: the submission can
         # read it (sys._getframe(1).f_locals) and mutate objects, but it cannot rebind a
         # running frame's locals, and the check itself keeps no mutable state (guard.py).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -24,8 +25,14 @@ bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> Users | None:
-    return db.session.get(Users, int(user_id)) if user_id.isdigit() else None
+def _load_user(session_id: str) -> Users | None:
+    """Return the user of a session ``ID.KEY`` (``Users.get_id``) while KEY still matches
+    their password: a new password ends the sessions the old one opened."""
+    ident, _, key = session_id.partition(".")
+    user = db.session.get(Users, int(ident)) if ident.isdigit() and len(ident) < 19 else None
+    if user is None or not hmac.compare_digest(key, user.session_key()):
+        return None
+    return user
 
 
 @login_manager.request_loader
@@ -143,6 +150,9 @@ def password():
         else:
             current_user.password_hash = generate_password_hash(form.password.data)
             db.session.commit()
+            # The session's key follows the password (Users.get_id): renew this browser's,
+            # so only the other browsers are signed out.
+            login_user(current_user._get_current_object())
             flash("Password changed.", "ok")
             return redirect(url_for("account.index"))
     return render_template("auth/password.html", form=form)
