@@ -532,6 +532,12 @@ def _connect(where: Paths, timeout: float | None) -> socket.socket:
         sock.settimeout(10)
         with _address(where.socket) as address:
             sock.connect(address)
+        # Whoever listens gets the submission and answers with a verdict: it must be our
+        # own daemon, not another user's process squatting a shared instance folder.
+        uid = peer_uid(sock)
+        if uid != os.getuid():
+            raise DaemonError("refused", f"{where.socket} is served by uid {uid}, not by you: "
+                                         "refusing to send it your code")
         sock.settimeout(timeout)
     except BaseException:
         sock.close()
@@ -664,6 +670,11 @@ def status(where: Paths | None = None) -> dict[str, Any] | None:
         return None
 
 
+def lost_notice(exc: Exception) -> str:
+    """The one line that tells a user their daemon died during a check."""
+    return f"the grading daemon stopped during the check ({exc}); retrying with a fresh one"
+
+
 def check(source: bytes, exercise_id: str, student: str = "local", *,
           notice: Callable[[str], None] = lambda _: None,
           where: Paths | None = None) -> dict[str, Any]:
@@ -700,8 +711,7 @@ def check(source: bytes, exercise_id: str, student: str = "local", *,
             lost += 1
             if lost > 1:
                 raise DaemonError("lost", f"the grading daemon stopped again ({exc})") from None
-            notice(f"the grading daemon stopped during the check ({exc}); retrying with a "
-                   "fresh one")
+            notice(lost_notice(exc))
             continue
         if reply.get("ok"):
             return reply["result"]

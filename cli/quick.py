@@ -78,7 +78,13 @@ def run(args: list[str]) -> int | None:
             "student": opts["student"], "source_b64": base64.b64encode(source).decode()}
         if not opts["json"]:
             request["render"] = _terminal()
-        reply = daemon._exchange(where, request, daemon.REPLY_TIMEOUT)
+        try:
+            reply = daemon._exchange(where, request, daemon.REPLY_TIMEOUT)
+        except daemon._Lost as exc:  # it died under this check: say so once, then retry
+            from grader.text import visible
+
+            sys.stderr.write(f"backprop: {visible(daemon.lost_notice(exc))}\n")
+            return None
     except Exception:  # noqa: BLE001 - whatever went wrong, the full road says it properly
         return None
     if not reply.get("ok") or not isinstance(reply.get("result"), dict):

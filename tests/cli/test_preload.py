@@ -149,10 +149,10 @@ def test_only_its_own_user_may_connect(env: dict[str, str]) -> None:
 
 def test_it_exits_when_idle_and_is_restarted(env: dict[str, str]) -> None:
     home = Path(env["BACKPROP_HOME"])
-    idle = {**env, "BACKPROP_PRELOAD_IDLE": "1"}
+    idle = {**env, "BACKPROP_PRELOAD_IDLE": "3"}
     assert run(idle, "user", "add", "a@example.org", "--password", "").returncode == 0
-    pid = _ready(home)
-    _until(lambda: pid not in _preloaders(home))
+    _until(lambda: " ready " in _log(home))  # the cold command started one ...
+    _until(lambda: not _preloaders(home))  # ... which left once idle
     assert not (home / "run" / "admin.sock").exists()
     assert run(idle, "token", "a@example.org").returncode == 0  # cold again, and it restarts
     _until(lambda: _log(home).count(" ready ") >= 2)

@@ -15,6 +15,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import types
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,21 @@ def _run(notebooks: list[tuple[nbformat.NotebookNode, Path]],
                            resources={"metadata": {"path": str(cwd)}}).async_execute()
             for nb, cwd in notebooks))
 
-    asyncio.run(run_all())
+    # In a thread of its own: in a whole-suite run the browser tests' Playwright keeps an
+    # event loop running in this thread, where asyncio.run() refuses to start another.
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(run_all())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
 
 
 def _html(cell: Any) -> list[str]:
