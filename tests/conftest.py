@@ -26,6 +26,9 @@ def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     home = tmp_path_factory.getbasetemp() / "home"
     before = os.environ.get("BACKPROP_HOME")
     os.environ["BACKPROP_HOME"] = str(home)
+    # Nor may a module-scoped fixture's admin command leave a preloader behind
+    # (tests/cli/test_preload.py turns it back on for itself).
+    os.environ["BACKPROP_NO_PRELOAD"] = "1"
     yield
     from cli import daemon
 

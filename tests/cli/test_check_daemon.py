@@ -147,7 +147,13 @@ def test_other_users_are_refused(home) -> None:
                 os.setgroups([])
                 os.setgid(65534)
                 os.setuid(65534)
-                outcome = {"reply": daemon._exchange(where, {"op": "status"}, 30)}
+                # A raw connection: the client's own check (who listens?) would stop
+                # short of asking, and here the daemon's side is under test.
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(30)
+                    sock.connect(str(where.socket))
+                    daemon.send_message(sock, {"op": "status"})
+                    outcome = {"reply": daemon.recv_message(sock)}
             except PermissionError as exc:
                 outcome = {"denied": str(exc)}
             except BaseException as exc:  # noqa: BLE001 - reported to the parent
