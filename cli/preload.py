@@ -304,6 +304,12 @@ def serve() -> int:
     stamp = _stamp()
     for module in WARM:
         __import__(module)
+    try:  # the first app also imports its views, API and extensions: pay that here, once
+        from web import create_app
+
+        create_app()
+    except Exception as exc:  # noqa: BLE001 - each child creates its own app and says why
+        print(f"preload: could not build an app to warm up: {exc}", file=sys.stderr)
     if "torch" in sys.modules:  # a command module grew a top-level torch import
         print("preload: torch got imported; refusing to preload", file=sys.stderr)
         return 1

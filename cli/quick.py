@@ -17,8 +17,17 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
+import struct
 import sys
 from typing import Any
+
+#: The caller's settings the daemon's version stamp depends on (``cli.daemon.STAMP_ENV``).
+STAMP_ENV = ("BACKPROP_BWRAP", "SECRET_KEY", "BACKPROP_DAEMON_CODE_STAMP")
+#: The wire's limits (``cli.daemon`` uses the same) and the words for a daemon lost mid-check.
+REPLY_TIMEOUT = 600.0
+MAX_REPLY = 16 * 1024 * 1024
+LOST = "the grading daemon stopped during the check ({}); retrying with a fresh one"
 
 #: Terminal settings the report depends on (rich reads them to choose colours and width).
 TERMINAL_ENV = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES",
@@ -61,30 +70,40 @@ def parse(args: list[str]) -> dict[str, Any] | None:
 def run(args: list[str]) -> int | None:
     """Run ``backprop check ARGS`` through a listening daemon; None to take the full road."""
     opts = parse(args)
-    if opts is None or os.environ.get("BACKPROP_NO_FAST_CHECK"):
-        return None
+    if opts is None or os.environ.get("BACKPROP_NO_FAST_CHECK") or opts["file"] == "-":
+        return None  # (stdin is read once: leave it to the command that can report on it)
     try:
-        if opts["file"] == "-":
-            return None  # stdin is read once: leave it to the command that can report on it
         with open(opts["file"], "rb") as f:
             source = f.read()
-        from cli import daemon
+        from grader.instance import home
 
-        where = daemon.paths()
-        if not where.socket.exists():
-            return None
+        path = home() / "run" / "check.sock"
+        if not path.exists() or len(os.fsencode(path)) >= 100:
+            return None  # no daemon yet, or a path only the full client can reach
         request: dict[str, Any] = {
-            "op": "check", "stamp": daemon.stamp(), "exercise": opts["exercise"],
-            "student": opts["student"], "source_b64": base64.b64encode(source).decode()}
+            "op": "check", "exercise": opts["exercise"], "student": opts["student"],
+            "source_b64": base64.b64encode(source).decode(),
+            # The daemon computes the version stamp this process would have computed.
+            "caller": {"executable": sys.executable,
+                       "env": {k: os.environ[k] for k in STAMP_ENV if k in os.environ}}}
         if not opts["json"]:
             request["render"] = _terminal()
-        try:
-            reply = daemon._exchange(where, request, daemon.REPLY_TIMEOUT)
-        except daemon._Lost as exc:  # it died under this check: say so once, then retry
-            from grader.text import visible
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(str(path))
+            _, uid, _ = struct.unpack("3i", sock.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+            if uid != os.getuid():
+                return None  # not our daemon: the full client refuses it, in words
+            sock.settimeout(REPLY_TIMEOUT)
+            data = json.dumps(request).encode()
+            sock.sendall(struct.pack(">I", len(data)) + data)
+            reply = _receive(sock)
+    except _Lost as exc:  # it died under this check: say so once, then the full road retries
+        from grader.text import visible
 
-            sys.stderr.write(f"backprop: {visible(daemon.lost_notice(exc))}\n")
-            return None
+        sys.stderr.write(f"backprop: {visible(LOST.format(exc))}\n")
+        return None
     except Exception:  # noqa: BLE001 - whatever went wrong, the full road says it properly
         return None
     if not reply.get("ok") or not isinstance(reply.get("result"), dict):
@@ -97,6 +116,34 @@ def run(args: list[str]) -> int | None:
         return None
     sys.stdout.flush()
     return 0
+
+
+class _Lost(Exception):
+    """The daemon went away before its reply was whole."""
+
+
+def _receive(sock: socket.socket) -> dict[str, Any]:
+    """Read one reply: a 4-byte big-endian length, then that much JSON (the daemon's wire)."""
+    def exact(size: int) -> bytes:
+        chunks = []
+        while size:
+            try:
+                chunk = sock.recv(min(size, 1 << 20))
+            except OSError as exc:
+                raise _Lost(exc.strerror or str(exc)) from None
+            if not chunk:
+                raise _Lost("the connection closed before a whole message arrived")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    (size,) = struct.unpack(">I", exact(4))
+    if size > MAX_REPLY:
+        raise ValueError("reply too large")
+    reply = json.loads(exact(size))
+    if not isinstance(reply, dict):
+        raise ValueError("reply not an object")
+    return reply
 
 
 def _terminal() -> dict[str, Any]:
