@@ -21,7 +21,7 @@ import logging
 import re
 from typing import Any
 
-from grader.result import GRADED, NOT_RETURNED, GradeResult, TensorResult
+from grader.result import GRADED, NOT_RETURNED, GradeResult, TensorResult, number_text
 from grader.text import visible
 
 log = logging.getLogger(__name__)
@@ -54,22 +54,6 @@ def _banner(colour: str, body: str) -> str:
         "rgba(46,157,79,.12)" if colour == GREEN else "rgba(201,138,0,.12)")
     return (f'<div style="border-left: 4px solid {colour}; background: {alpha}; '
             f'padding: 8px 12px; border-radius: 4px; margin: 6px 0">{body}</div>')
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "0" if value == 0 else f"{value:.2e}"
-
-
-def _shape(shape: list[int] | None) -> str:
-    return "—" if shape is None else str(tuple(shape))
-
-
-def _shapes(t: TensorResult) -> str:
-    if t.got_shape is None or t.got_shape == t.expected_shape:
-        return _shape(t.expected_shape)
-    return f"got {_shape(t.got_shape)}, expected {_shape(t.expected_shape)}"
 
 
 def _status(t: TensorResult) -> str:
@@ -168,9 +152,9 @@ def _table(result: GradeResult) -> str:
                    ("tensor", "status", "max abs diff", "rel err", "shape", "points"))
     rows = "".join(
         f'<tr><td style="{_CELL}; {_MONO}">d{_esc(t.name)}</td><td style="{_CELL}">'
-        f'{_status(t)}</td><td style="{_CELL}; {_MONO}">{_esc(_num(t.max_abs_diff))}</td>'
-        f'<td style="{_CELL}; {_MONO}">{_esc(_num(t.rel_error))}</td>'
-        f'<td style="{_CELL}; {_MONO}">{_esc(_shapes(t))}</td>'
+        f'{_status(t)}</td><td style="{_CELL}; {_MONO}">{_esc(number_text(t.max_abs_diff))}</td>'
+        f'<td style="{_CELL}; {_MONO}">{_esc(number_text(t.rel_error))}</td>'
+        f'<td style="{_CELL}; {_MONO}">{_esc(t.shapes_text())}</td>'
         f'<td style="{_CELL}; text-align: right">{t.points:g}/{t.max_points:g}</td></tr>'
         for t in result.tensors)
     passed = sum(t.passed for t in result.tensors)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.result import GRADED, NOT_RETURNED, GradeResult, TensorResult
+from grader.result import GRADED, NOT_RETURNED, GradeResult, number_text
 from grader.text import visible
 
 STYLES = {
@@ -37,22 +37,6 @@ def _text(*parts: Any) -> Text:
         value, style = part if isinstance(part, tuple) else (part, "")
         text.append(visible(str(value)), style=style)
     return text
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "0" if value == 0 else f"{value:.2e}"
-
-
-def _shape(shape: list[int] | None) -> str:
-    return "—" if shape is None else str(tuple(shape))
-
-
-def _shapes(t: TensorResult) -> str:
-    if t.got_shape is None or t.got_shape == t.expected_shape:
-        return _shape(t.expected_shape)
-    return f"got {_shape(t.got_shape)}, expected {_shape(t.expected_shape)}"
 
 
 def _diagnoses(result: GradeResult, console: Console, limit: int = 12) -> None:
@@ -107,7 +91,8 @@ def render(result: GradeResult, console: Console) -> None:
         if t.values_match:
             status.append(" · values right after a reshape", style="cyan")
         table.add_row(_text(f"d{t.name}"), status,
-                      _text(_num(t.max_abs_diff)), _text(_num(t.rel_error)), _text(_shapes(t)),
+                      _text(number_text(t.max_abs_diff)), _text(number_text(t.rel_error)),
+                      _text(t.shapes_text()),
                       _text(f"{t.points:g}/{t.max_points:g}"))
     console.print(table)
     if result.status == GRADED:

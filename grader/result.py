@@ -30,6 +30,17 @@ PASSING = frozenset({EXACT, CLOSE})
 NOT_RETURNED = "not returned: backward raised in this case (the error is in the summary)"
 
 
+def number_text(value: float | None) -> str:
+    """A diff or an error as every report prints it (the CLI's, the notebook's)."""
+    if value is None:
+        return "—"
+    return "0" if value == 0 else f"{value:.2e}"
+
+
+def _shape_text(shape: list[int] | None) -> str:
+    return "—" if shape is None else str(tuple(shape))
+
+
 @dataclass
 class TensorResult:
     """How one graded tensor fared over all cases (the worst case decides)."""
@@ -67,6 +78,12 @@ class TensorResult:
     def passed(self) -> bool:
         """Return whether the tensor passed in every case."""
         return self.status in PASSING
+
+    def shapes_text(self) -> str:
+        """The shape as reports print it: one shape, or what came against what was due."""
+        if self.got_shape is None or self.got_shape == self.expected_shape:
+            return _shape_text(self.expected_shape)
+        return f"got {_shape_text(self.got_shape)}, expected {_shape_text(self.expected_shape)}"
 
     def __repr__(self) -> str:
         return f"<TensorResult {self.name} {self.status} {self.points}/{self.max_points}>"
