@@ -161,14 +161,16 @@ def _package_roots() -> tuple[list[str], list[str]]:
 
 
 
-def stamp(executable: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+def stamp(executable: str | None = None, environ: Mapping[str, str] | None = None,
+          extra_roots: tuple[str, ...] = ()) -> str:
     """Return a short digest of everything a daemon's verdicts depend on (cheap: stats only).
 
     Sources are fingerprinted by path, size and mtime (not content): reading them would cost
     more than the check it saves. ``find_spec`` of a top-level name locates a package without
     importing it, so no torch is paid here. ``executable`` and ``environ`` name the caller's
     interpreter and settings (default: this process's), so the daemon can compute the stamp
-    a fast client would have computed.
+    a fast client would have computed; ``extra_roots`` adds packages to fingerprint (the
+    admin preloader's ``web``).
     """
     environ = os.environ if environ is None else environ
     digest = hashlib.sha256()
@@ -182,6 +184,7 @@ def stamp(executable: str | None = None, environ: Mapping[str, str] | None = Non
         key = path.read_text().strip() if path.exists() else instance.secret_key()
     secret = hashlib.sha256(key.encode()).hexdigest()
     roots, points = _package_roots()
+    roots = sorted({*roots, *extra_roots})
     for part in (str(PROTOCOL), version, executable or sys.executable,
                  environ.get("BACKPROP_BWRAP", ""), secret, *points):
         digest.update(part.encode() + b"\0")

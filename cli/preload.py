@@ -68,17 +68,7 @@ def _stamp() -> str:
         return os.environ[STAMP_ENV]
     from cli import daemon
 
-    web = Path(__file__).resolve().parents[1] / "web"
-    parts = [daemon.stamp()]
-    for folder, dirs, files in os.walk(web):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(f for f in files if f.endswith((".py", ".html"))):
-            with contextlib.suppress(OSError):
-                st = os.stat(os.path.join(folder, name))
-                parts.append(f"{folder}/{name}:{st.st_size}:{st.st_mtime_ns}")
-    import hashlib
-
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    return daemon.stamp(extra_roots=("web",))
 
 
 # -- the caller's side ---------------------------------------------------------------------
