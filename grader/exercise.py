@@ -105,6 +105,10 @@ class Exercise:
     case_specs: ClassVar[tuple[CaseSpec, ...]] = (CaseSpec(n=32),)
     rtol: ClassVar[float] = DEFAULT_RTOL
     atol: ClassVar[float] = DEFAULT_ATOL
+    #: The float dtype of ``t``'s tensors and of the gradients the student returns. float64
+    #: for numerically delicate exercises, where float32 rounding would blur a verdict
+    #: (tolerances then can be far tighter); the description should say so.
+    dtype: ClassVar[torch.dtype] = torch.float32
     limits: ClassVar[Limits] = Limits()
 
     def forward(self, case: Case) -> dict[str, Any]:
@@ -150,14 +154,15 @@ class Exercise:
         return cases
 
     def student_inputs(self, fwd: Mapping[str, Any]) -> dict[str, Any]:
-        """Pick the names that go into ``t``: fresh detached float32 copies and python ints."""
+        """Pick the names that go into ``t``: fresh detached copies (floats in the exercise's
+        :attr:`dtype`) and python ints."""
         out: dict[str, Any] = {}
         for name in self.inputs:
             value = fwd[name]
             if isinstance(value, torch.Tensor):
                 value = value.detach().clone()
                 if value.is_floating_point():
-                    value = value.float()
+                    value = value.to(self.dtype)
             out[name] = value
         return out
 

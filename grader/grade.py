@@ -57,6 +57,7 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         sandbox.restart()
         session = sandbox.session(text, exercise.limits)
     started = time.monotonic()  # grading time: not a cold zygote's start-up
+    session.dtype = dtype_name(exercise.dtype)
     with session:
         try:
             run = _run_cases(exercise, cases, session, diagnose)
@@ -269,8 +270,17 @@ def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Ten
     if entry.shape != tuple(shape):
         return Unusable(SHAPE_MISMATCH,
                         f"got shape {entry.shape}, expected {tuple(shape)}", entry.shape)
-    return Unusable(BAD_TYPE, f"got dtype {entry.dtype}, expected float32 (use .float())",
+    want = "float64" if reply.dtype == "float64" else "float32"
+    cast = ".double()" if want == "float64" else ".float()"
+    return Unusable(BAD_TYPE, f"got dtype {entry.dtype}, expected {want} (use {cast})",
                     entry.shape)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """Return the wire name of an exercise's float dtype (float32 or float64 only)."""
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"an exercise's dtype must be float32 or float64, not {dtype}")
+    return str(dtype).removeprefix("torch.")
 
 
 def _case_error(reply: Reply, case: Case) -> str:

@@ -92,14 +92,17 @@ def compare(name: str, ref: torch.Tensor, got: torch.Tensor | Unusable, *,
         return TensorDiff(name, got.status, None, None, expected, got.got_shape,
                           f"d{name}: {got.message}", values_match=values)
     got_shape = tuple(got.shape)
+    # float64 exercises are judged in float64; everything else in float32, as before.
+    work = torch.float64 if ref.dtype == torch.float64 else torch.float32
     if not isinstance(got, torch.Tensor) or not got.is_floating_point():
         return TensorDiff(name, BAD_TYPE, None, None, expected, got_shape,
-                          f"d{name}: got a {type(got).__name__}, expected a float32 tensor")
+                          f"d{name}: got a {type(got).__name__}, expected a "
+                          f"{str(work).removeprefix('torch.')} tensor")
     if got_shape != expected:
         return TensorDiff(name, SHAPE_MISMATCH, None, None, expected, got_shape,
                           f"d{name}: got shape {_shape(got_shape)}, expected {_shape(expected)}",
                           values_match=compare_values(ref, got, rtol=rtol, atol=atol))
-    ref32, got32 = ref.detach().float(), got.detach().float()
+    ref32, got32 = ref.detach().to(work), got.detach().to(work)
     if not bool(torch.isfinite(got32).all()):
         bad = int((~torch.isfinite(got32)).sum())
         return TensorDiff(name, NOT_FINITE, None, None, expected, got_shape,

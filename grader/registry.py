@@ -1,4 +1,4 @@
-"""The exercise registry: built-in and third-party packs, found through entry points.
+"""The exercise registry: every pack, ours and third-party, found through entry points.
 
 A pack is a distribution that declares, in its ``pyproject.toml``::
 
@@ -11,7 +11,6 @@ course ships its own exercises as a pip package, without forking us (CTFd's plug
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import json
 import logging
@@ -75,31 +74,24 @@ class ExerciseInfo:
 _catalog: dict[str, ExerciseInfo] | None = None
 
 
-#: Packs shipped in this repository, loaded by name when no entry point announced them.
-BUILT_IN_PACKS = ("exercises.makemore4:register",)
-
-
 def load_exercises(force: bool = False) -> dict[str, type[Exercise]]:
     """Load every pack named in the entry-point group (once) and return the registry.
 
-    A broken third-party pack is logged and skipped rather than taking the grader down.
+    Packs arrive only through the entry-point group — ours (``pyproject.toml``) exactly as a
+    course's own — so the core never names a pack. A broken third-party pack is logged and
+    skipped rather than taking the grader down.
     """
     global _loaded
     if _loaded and not force:
         return EXERCISES
-    names = set()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        names.add(ep.value)
         try:
             ep.load()(add)
         except Exception:
             log.exception("cannot load exercise pack %s (%s)", ep.name, ep.value)
-    for value in BUILT_IN_PACKS:
-        if value not in names:
-            # Running from a source tree without `pip install`: load the built-in pack by
-            # name, exactly as its entry point would (the core never imports a pack).
-            module, _, attr = value.partition(":")
-            getattr(importlib.import_module(module), attr)(add)
+    if not EXERCISES:
+        log.warning("no exercise pack is installed (entry-point group %s): install the "
+                    "project (`pip install -e .`) or a pack", ENTRY_POINT_GROUP)
     _loaded = True
     return EXERCISES
 
@@ -120,9 +112,8 @@ def get_exercise(exercise_id: str) -> Exercise:
 
 
 def _pack_values() -> list[str]:
-    """Return every pack's entry-point value (``module:attr``), built-in ones included."""
-    values = [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    return values + [v for v in BUILT_IN_PACKS if v not in values]
+    """Return every pack's entry-point value (``module:attr``)."""
+    return [ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)]
 
 
 def _read_catalog(value: str) -> dict[str, ExerciseInfo] | None:

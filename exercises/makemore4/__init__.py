@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from grader.exercise import Exercise
+from grader.kit import Exercise
 
 
 def register(add: Callable[[type[Exercise]], object]) -> None:

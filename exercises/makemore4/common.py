@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from grader.exercise import Case, CaseSpec, Graded
+from grader.kit import Case, CaseSpec, Graded
 
 VOCAB = 27
 BLOCK = 3

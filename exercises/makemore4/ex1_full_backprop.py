@@ -6,7 +6,7 @@ from typing import Any
 
 from exercises.makemore4 import common
 from exercises.makemore4.starter import read
-from grader.exercise import Case, Exercise
+from grader.kit import Case, Exercise
 
 #: The 26 graded tensors, in backward order (the order the lecture fills them in).
 GRADED = (

@@ -8,7 +8,7 @@ import torch
 
 from exercises.makemore4 import common
 from exercises.makemore4.starter import read
-from grader.exercise import Case, Exercise
+from grader.kit import Case, Exercise
 
 
 class BatchNorm(Exercise):

@@ -15,10 +15,14 @@ import torch
 
 from exercises.makemore4 import common
 from exercises.makemore4.starter import read
-from grader.exercise import Case, Exercise, Limits
-from grader.grade import returned_value
-from grader.judge import Unusable
-from grader.result import CheckResult
+from grader.kit import (
+    Case,
+    CheckResult,
+    Exercise,
+    Limits,
+    Unusable,
+    returned_value,
+)
 
 STEPS = 50
 #: Large enough that a wrong gradient moves the curve far above float noise: at 0.5 the

@@ -118,11 +118,13 @@ def snapshot(value: Any, _type=type, _dict=dict, _str=str, _items=dict.items,
 
 
 def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int = 0,
+                  want: torch.dtype = torch.float32,
                   _type=type, _dict=dict, _issubclass=issubclass) \
         -> tuple[dict[str, Any], dict[str, memoryview]]:
     """Describe a ``backward`` return value; attach payloads only for well-formed tensors.
 
-    ``value`` is a :func:`snapshot`. A payload is sent only for a float32 tensor of the
+    ``value`` is a :func:`snapshot`. A payload is sent only for a ``want`` tensor (the
+    exercise's float dtype) of the
     expected shape, or of a wrong shape within :func:`wire.misshaped_ok`'s bound: everything
     else is described (type, dtype, shape) without its bytes, so a 1 GiB tensor never crosses
     the channel. Tensors are read through the C-level ``TensorBase`` with
@@ -145,7 +147,7 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
                 dtype_obj, shape = _dtype(v), tuple(_shape(v))
                 dtype = wire.DTYPE_NAMES.get(dtype_obj, str(dtype_obj).replace("torch.", ""))
                 # A wrong shape still travels (bounded) so diagnosis can name the mistake.
-                ok = dtype_obj == torch.float32 and (
+                ok = dtype_obj == want and (
                     list(shape) == list(expect[name])
                     or wire.misshaped_ok(shape, expect[name]))
                 entries.append({"name": name, "kind": "tensor", "dtype": dtype,
@@ -327,7 +329,9 @@ def serve(sock: socket.socket) -> NoReturn:
             # then check it, then send: the check sees exactly what is sent.
             try:
                 value, dropped = snapshot(value)
-                header, payloads = encode_return(value, request["expect"], dropped)
+                want = wire.DTYPES[request.get("dtype", "float32")] \
+                    if request.get("dtype") in wire.GRADIENT_DTYPES else torch.float32
+                header, payloads = encode_return(value, request["expect"], dropped, want)
             except Exception as exc:  # e.g. a tensor whose storage cannot be read
                 check(None)
                 _send_reply(sock, {"type": "reply", "ok": False,

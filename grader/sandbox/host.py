@@ -82,6 +82,8 @@ class Reply:
     shares: list[tuple[str, ...]] = field(default_factory=list)
     #: Names of ``t``'s tensors the call changed in place (the child's word: advice only).
     changed_inputs: list[str] = field(default_factory=list)
+    #: The float dtype the gradients were asked in (what a wrong dtype is told against).
+    dtype: str = "float32"
     #: CPU milliseconds the call took, as the child measured it (None: not said). Only ever
     #: used to *flag* a submission for review, never to score it: the child can lie.
     cpu_ms: float | None = None
@@ -281,6 +283,9 @@ class Session:
         self._closed = False
         #: Names of the tensors in the last case's `t` (what "changed in place" may name).
         self._inputs: frozenset[str] = frozenset()
+        #: The float dtype gradients must come back in (the exercise's: float32, or float64
+        #: for numerically delicate packs); set by the caller before the first case.
+        self.dtype: str = "float32"
         job, job_child = socket.socketpair()
         out_r, out_w = os.pipe()
         try:
@@ -410,7 +415,7 @@ class Session:
         tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
         self._inputs = frozenset(tensors)
         scalars = {k: v for k, v in inputs.items() if not isinstance(v, torch.Tensor)}
-        self._send({"type": "case", "scalars": scalars,
+        self._send({"type": "case", "scalars": scalars, "dtype": self.dtype,
                     "expect": {k: list(v) for k, v in expect.items()}}, tensors)
 
     def receive_reply(self, expect: Mapping[str, tuple[int, ...]]) -> Reply:
@@ -429,11 +434,12 @@ class Session:
             return Reply(not_dict=clean_text(header["not_dict"], 100), cpu_ms=cpu)
         with self._reading():
             entries = wire.parse_entries(header)
-            payloads = wire.read_payloads(self.reader, entries, expect)
+            payloads = wire.read_payloads(self.reader, entries, expect, self.dtype)
         extra = header.get("extra") if isinstance(header.get("extra"), list) else []
         shaped = {k: v for k, v in payloads.items() if tuple(v.shape) == tuple(expect[k])}
         return Reply(entries={e.name: e for e in entries if e.name in expect},
-                     tensors=shaped, extra=[clean_text(x, 100) for x in extra[:50]],
+                     tensors=shaped, dtype=self.dtype,
+                     extra=[clean_text(x, 100) for x in extra[:50]],
                      misshaped={k: v for k, v in payloads.items() if k not in shaped},
                      shares=wire.name_groups(header.get("shares"), expect),
                      changed_inputs=wire.names_in(header.get("changed_inputs"),

@@ -308,25 +308,33 @@ MISSHAPED_FACTOR = 64
 MISSHAPED_MIN = 4096
 
 
+#: The dtypes a graded gradient may come back in (an exercise picks one).
+GRADIENT_DTYPES = ("float32", "float64")
+
+
 def read_payloads(reader: Reader, entries: list[Returned],
-                  expected: Mapping[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+                  expected: Mapping[str, tuple[int, ...]],
+                  dtype: str = "float32") -> dict[str, torch.Tensor]:
     """Read the payloads an untrusted header announced, allowing only expected ones.
 
-    A payload is accepted only for an expected name, as float32, in the expected shape or
+    A payload is accepted only for an expected name, in ``dtype`` (the exercise's float
+    dtype, one of :data:`GRADIENT_DTYPES`), in the expected shape or
     a bounded wrong one (:func:`misshaped_ok`); any other announced payload is a protocol
     violation (raised before reading it), so the parent's allocation stays bounded.
     """
+    if dtype not in GRADIENT_DTYPES:
+        raise WireError(f"gradients cannot travel as {dtype}")
     out: dict[str, torch.Tensor] = {}
     for e in entries:
         if not e.payload:
             continue
-        if e.name not in expected or e.dtype != "float32" or e.name in out or (
+        if e.name not in expected or e.dtype != dtype or e.name in out or (
                 e.shape != tuple(expected[e.name])
                 and not misshaped_ok(e.shape, expected[e.name])):
             raise WireError(f"unexpected payload for {e.name!r}")
-        buf = bytearray(nbytes("float32", list(e.shape)))
+        buf = bytearray(nbytes(dtype, list(e.shape)))
         reader.read_into(memoryview(buf))
-        out[e.name] = _from_bytes(buf, "float32", list(e.shape))
+        out[e.name] = _from_bytes(buf, dtype, list(e.shape))
     return out
 
 
