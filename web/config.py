@@ -53,6 +53,10 @@ def defaults() -> dict[str, Any]:
                                                         TASK_TIME_LIMIT + 30)),
         "RECONCILE_EVERY": float(os.environ.get("RECONCILE_EVERY", 30)),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # A course created by a join code starts with one assignment per exercise of these
+        # packs (comma-separated; instructors add any other with `backprop assignment add`).
+        "DEFAULT_PACKS": tuple(p.strip() for p in os.environ.get(
+            "BACKPROP_DEFAULT_PACKS", "makemore4").split(",") if p.strip()),
         # Students may create their own account with a course's join code.
         "SELF_REGISTRATION": os.environ.get("SELF_REGISTRATION", "1") not in ("0", "false"),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -182,10 +182,17 @@ def enrol(user: Users, course_code: str, role: str = "student") -> Enrolments:
 
 
 def add_default_assignments(course: Courses) -> None:
-    """Give a new course one assignment per registered exercise (no deadline, 20 tries)."""
+    """Give a new course one assignment per exercise of the default packs (no deadline, 20
+    tries): the lecture's pack unless ``BACKPROP_DEFAULT_PACKS`` says otherwise — with every
+    installed pack (26 exercises and more) a new course would start cluttered."""
+    from flask import current_app
+
     from grader.registry import catalog
 
+    packs = set(current_app.config.get("DEFAULT_PACKS", ()))
     for exercise_id, info in sorted(catalog().items()):
+        if exercise_id.split("/")[0] not in packs:
+            continue
         db.session.add(Assignments(course=course, exercise_id=exercise_id,
                                    title=info.title, max_submissions=20,
                                    max_score=info.max_score, min_interval_seconds=10))
