@@ -46,9 +46,11 @@ def exercises_cmd(long_: bool) -> None:
     """List exercise ids and titles."""
     from grader.registry import catalog
 
-    for ex in sorted(catalog().values(), key=lambda e: e.id):
+    infos = sorted(catalog().values(), key=lambda e: e.id)
+    width = max((len(e.id) for e in infos), default=0)
+    for ex in infos:
         points = f"{ex.max_score:g} point{'' if ex.max_score == 1 else 's'}"
-        click.echo(f"{ex.id:16} {ex.title}  ({points})")
+        click.echo(f"{ex.id:{width}} {ex.title}  ({points})")
         if long_:
             click.echo("\n" + ex.description.strip() + "\n")
 

@@ -69,3 +69,31 @@ def test_duplicate_ids_are_refused(monkeypatch) -> None:
     impostor = type("Impostor", (cls,), {})
     with pytest.raises(ValueError, match="two exercises"):
         registry.add(impostor)
+
+
+def test_packs_arrive_only_through_entry_points(monkeypatch, caplog) -> None:
+    """No pack is loaded by name: with the group empty there is nothing, and it is said."""
+    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    monkeypatch.setattr(registry, "EXERCISES", {})
+    monkeypatch.setattr(registry, "_catalog", None)
+    monkeypatch.setattr(registry, "_loaded", False)
+    assert registry.load_exercises(force=True) == {}
+    assert "no exercise pack is installed" in caplog.text
+    assert registry.catalog() == {}
+    with pytest.raises(registry.UnknownExercise, match="known: none"):
+        registry.get_exercise("makemore4/ex1")
+
+
+def test_every_shipped_pack_is_an_entry_point() -> None:
+    """Ours are declared like anyone's: pyproject's entry points name every pack folder."""
+    import tomllib
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "entry-points"][registry.ENTRY_POINT_GROUP]
+    folders = {p.parent.name for p in (root / "exercises").glob("*/__init__.py")}
+    assert set(declared) == folders
+    installed = {ep.name: ep.value for ep in entry_points(group=registry.ENTRY_POINT_GROUP)}
+    assert {k: installed.get(k) for k in declared} == declared
