@@ -7,7 +7,21 @@ from collections.abc import Callable
 from grader.kit import Exercise
 
 #: The pack's exercise modules, in the order a course assigns them.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = (
+    "linear",
+    "relu",
+    "tanh",
+    "gelu",
+    "softmax",
+    "log_softmax",
+    "mse",
+    "layernorm",
+    "rmsnorm",
+    "dropout",
+    "embedding",
+    "batchnorm1d",
+    "residual",
+)
 
 
 def register(add: Callable[[type[Exercise]], object]) -> None:

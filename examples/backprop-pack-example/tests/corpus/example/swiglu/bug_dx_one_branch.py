@@ -1,0 +1,22 @@
+# corpus: bug
+# exercise: example/swiglu
+# title: dx from the W1 branch only: x also feeds x @ W3
+# bug-class: overwrite_branch
+# root-cause: x
+# expect-wrong: x
+
+import torch
+
+
+def backward(t):
+    dgate = t.dout @ t.W2.T
+    dW2 = t.gate.T @ t.dout
+    dact = dgate * t.h3
+    dh3 = dgate * t.act
+    sig = torch.sigmoid(t.h1)
+    dh1 = dact * sig * (1 + t.h1 * (1 - sig))
+    dW3 = t.x.T @ dh3
+    dW1 = t.x.T @ dh1
+    dx = dh1 @ t.W1.T
+    return {"gate": dgate, "W2": dW2, "act": dact, "h3": dh3, "h1": dh1,
+            "W3": dW3, "W1": dW1, "x": dx}

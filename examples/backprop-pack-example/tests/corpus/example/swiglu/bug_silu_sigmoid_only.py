@@ -1,0 +1,22 @@
+# corpus: bug
+# exercise: example/swiglu
+# title: silu's derivative taken as sigmoid(h1), forgetting the h1 * sigmoid' term
+# bug-class: unclassified
+# root-cause: h1
+# expect-wrong: h1 W1 x
+
+import torch
+
+
+def backward(t):
+    dgate = t.dout @ t.W2.T
+    dW2 = t.gate.T @ t.dout
+    dact = dgate * t.h3
+    dh3 = dgate * t.act
+    sig = torch.sigmoid(t.h1)
+    dh1 = dact * sig
+    dW3 = t.x.T @ dh3
+    dW1 = t.x.T @ dh1
+    dx = dh1 @ t.W1.T + dh3 @ t.W3.T
+    return {"gate": dgate, "W2": dW2, "act": dact, "h3": dh3, "h1": dh1,
+            "W3": dW3, "W1": dW1, "x": dx}

@@ -1,0 +1,24 @@
+# corpus: bug
+# exercise: example/swiglu
+# title: dx accumulated into torch.zeros(16, d): the public case's batch size, a crash for any other n
+# bug-class: hardcoded_batch
+# root-cause: x
+# expect-wrong: gate W2 act h3 h1 W3 W1 x
+
+import torch
+
+
+def backward(t):
+    dgate = t.dout @ t.W2.T
+    dW2 = t.gate.T @ t.dout
+    dact = dgate * t.h3
+    dh3 = dgate * t.act
+    sig = torch.sigmoid(t.h1)
+    dh1 = dact * sig * (1 + t.h1 * (1 - sig))
+    dW3 = t.x.T @ dh3
+    dW1 = t.x.T @ dh1
+    dx = torch.zeros(16, t.x.shape[1])
+    dx += dh1 @ t.W1.T
+    dx += dh3 @ t.W3.T
+    return {"gate": dgate, "W2": dW2, "act": dact, "h3": dh3, "h1": dh1,
+            "W3": dW3, "W1": dW1, "x": dx}

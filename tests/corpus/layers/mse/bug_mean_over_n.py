@@ -1,0 +1,14 @@
+# corpus: bug
+# exercise: layers/mse
+# title: the mean taken over the batch only: 2 * diff / n instead of / (n * d_out)
+# bug-class: scale_1_over_n
+# root-cause: diff
+# expect-wrong: diff pred x W b
+
+def backward(t):
+    ddiff = 2 * t.diff / t.n
+    dpred = ddiff.clone()
+    dx = dpred @ t.W.T
+    dW = t.x.T @ dpred
+    db = dpred.sum(0)
+    return {"diff": ddiff, "pred": dpred, "x": dx, "W": dW, "b": db}

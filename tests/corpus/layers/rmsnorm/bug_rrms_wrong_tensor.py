@@ -1,0 +1,19 @@
+# corpus: bug
+# exercise: layers/rmsnorm
+# title: drrms = (xhat * dxhat).sum(-1): the product rule's other factor taken after normalising
+# bug-class: derivative_wrong_tensor
+# root-cause: rrms
+# expect-wrong: rrms ms x
+
+import torch
+
+
+def backward(t):
+    C = t.C
+    dout = t.dout
+    dxhat = t.gain * dout
+    dgain = (t.xhat * dout).sum((0, 1))
+    drrms = (t.xhat * dxhat).sum(-1, keepdim=True)
+    dms = -0.5 * (t.ms + 1e-5) ** -1.5 * drrms
+    dx = t.rrms * dxhat + 2 * t.x / C * dms
+    return {"xhat": dxhat, "gain": dgain, "rrms": drrms, "ms": dms, "x": dx}
