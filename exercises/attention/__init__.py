@@ -7,7 +7,7 @@ from collections.abc import Callable
 from grader.kit import Exercise
 
 #: The pack's exercise modules, in the order a course assigns them.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("head", "multihead")
 
 
 def register(add: Callable[[type[Exercise]], object]) -> None:

@@ -1,0 +1,28 @@
+# corpus: bug
+# exercise: conv/conv1d
+# title: db sums over the batch only: (C_out, L_out) instead of (C_out,)
+# bug-class: not_summed
+# root-cause: b
+# expect-wrong: b
+
+import torch
+import torch.nn.functional as F
+
+
+def backward(t):
+    x, w, dout = t.x, t.w, t.dout
+    stride, padding = t.stride, t.padding
+    L = x.shape[2]
+    K = w.shape[2]
+    L_out = dout.shape[2]
+    xp = F.pad(x, (padding, padding))
+    db = dout.sum(0)
+    dw = torch.zeros_like(w)
+    dxp = torch.zeros_like(xp)
+    for l in range(L_out):
+        start = l * stride
+        window = xp[:, :, start:start + K]                              # (N, C_in, K)
+        dw += torch.einsum("no,nck->ock", dout[:, :, l], window)
+        dxp[:, :, start:start + K] += torch.einsum("no,ock->nck", dout[:, :, l], w)
+    dx = dxp[:, :, padding:padding + L]
+    return {"b": db, "w": dw, "x": dx}

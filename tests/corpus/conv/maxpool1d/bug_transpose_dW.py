@@ -1,0 +1,23 @@
+# corpus: bug
+# exercise: conv/maxpool1d
+# title: dW = x @ dh^T: (C_in, C), the transpose of the right gradient
+# bug-class: transpose
+# root-cause: W
+# expect-wrong: W
+
+import torch
+
+
+def backward(t):
+    kernel, stride = t.kernel, t.stride
+    L_out = t.dout.shape[2]
+    dh = torch.zeros_like(t.h)
+    for l in range(L_out):
+        start = l * stride
+        window = t.h[:, :, start:start + kernel]                       # (N, C, kernel)
+        at = window.argmax(dim=2, keepdim=True)                         # (N, C, 1)
+        dh[:, :, start:start + kernel].scatter_add_(2, at, t.dout[:, :, l:l + 1])
+    dW = (t.x @ dh.transpose(1, 2)).sum(0)
+    db = dh.sum((0, 2))
+    dx = t.W.T @ dh
+    return {"h": dh, "W": dW, "b": db, "x": dx}
