@@ -197,9 +197,10 @@ def _read_source(file: Path) -> bytes:
 
 
 def _register_service_commands() -> None:
-    from cli import batch, course, daemon_cmd, gradescope, service, submit
+    from cli import authoring, batch, course, daemon_cmd, gradescope, service, submit
 
     service.register(main)
+    authoring.register(main)
     daemon_cmd.register(main)
     course.register(main)
     gradescope.register(main)
