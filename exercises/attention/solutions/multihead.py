@@ -7,15 +7,15 @@ def backward(t):
     # y = heads.transpose(1, 2).reshape(B, T, C)
     dheads = dy.view(B, T, -1, hs).transpose(1, 2)
     # heads = att @ vh
-    datt = dheads @ t.vh.transpose(-2, -1)  # validate: equivalent — 4-D tensors: dims -2 and 2 are one axis
-    dvh = t.att.transpose(-2, -1) @ dheads  # validate: equivalent — 4-D tensors: dims -2 and 2 are one axis
+    datt = dheads @ t.vh.transpose(-2, -1)
+    dvh = t.att.transpose(-2, -1) @ dheads
     # att = softmax(masked)
     dmasked = t.att * (datt - (t.att * datt).sum(-1, keepdim=True))
     # masked = scores.masked_fill(tril == 0, -inf)
     dscores = dmasked.masked_fill(t.tril == 0, 0.0)
     # scores = qh @ kh^T * hs**-0.5
     dqh = dscores @ t.kh * hs**-0.5
-    dkh = dscores.transpose(-2, -1) @ t.qh * hs**-0.5  # validate: equivalent — 4-D tensors: dims -2 and 2 are one axis
+    dkh = dscores.transpose(-2, -1) @ t.qh * hs**-0.5
     # qh = q.view(B, T, n_head, hs).transpose(1, 2), and so for k and v
     dq = dqh.transpose(1, 2).reshape(B, T, C)
     dk = dkh.transpose(1, 2).reshape(B, T, C)
