@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from web.arrays import unpack
+from web.arrays import unpack, unpack_difference
 
 CELL_MAX = 12  # pixels per element at most
 PANEL_MAX = 360  # pixels per panel side at most
@@ -191,7 +191,8 @@ def panels(blob: bytes) -> dict[str, Image.Image]:
                            (-scale, scale, False) if stu2 is not None else None),
            "autograd": _panel(ref2, on(ref2, scale), "autograd", (-scale, scale, False))}
     if student is not None and student.shape == reference.shape:
-        diff = _as_2d(student - reference)
+        exact = unpack_difference(blob)
+        diff = _as_2d(exact if exact is not None else student - reference)
         dscale = _finite_max(diff)
         out["difference"] = _panel(diff, on(diff, dscale), "yours - autograd",
                                    (-dscale, dscale, False))

@@ -104,3 +104,27 @@ def test_cached_renders_once_and_keys_panels_apart(tmp_path):
     assert one == heatmaps.cached(tmp_path, "k", b"not read again", "ratio")
     assert heatmaps.cached(tmp_path, "k", blob) != one
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k-ratio.png", "k.png"]
+
+
+def test_the_difference_panel_shows_a_float64_slip_not_float16_rounding() -> None:
+    """A float64 exercise's slip of 1e-5 relative: the stored difference is the real one."""
+    import torch
+
+    from web.arrays import pack, unpack, unpack_difference
+
+    g = torch.Generator().manual_seed(3)
+    reference = torch.randn(6, 8, generator=g, dtype=torch.float64)
+    pattern = torch.zeros(6, 8, dtype=torch.float64)
+    pattern[2] = 1.0  # the slip is in one row
+    student = reference + 1e-5 * pattern
+    blob = pack(student, reference)
+    diff = unpack_difference(blob)
+    assert diff is not None
+    assert np.allclose(diff, 1e-5 * pattern.numpy(), atol=1e-8)
+    # The float16 copies cannot see it: their difference is rounding everywhere.
+    stu16, ref16 = unpack(blob)
+    assert not np.allclose(stu16 - ref16, 1e-5 * pattern.numpy(), atol=1e-7)
+    # No difference is stored when the shapes differ, or for a missing side.
+    assert unpack_difference(pack(student.T, reference)) is None
+    assert unpack_difference(pack(None, reference)) is None
+    assert "difference" in heatmaps.panels(blob)

@@ -290,7 +290,7 @@ def heatmap(submission_id: int, name: str):
         TensorResults.grading_id == sub.current_grading_id, TensorResults.name == name))
     if row is None or row.arrays is None:
         abort(404)
-    png = heatmaps.cached(Path(current_app.instance_path) / "heatmaps", f"v3-{sub.id}-{row.id}",
+    png = heatmaps.cached(Path(current_app.instance_path) / "heatmaps", f"v4-{sub.id}-{row.id}",
                           row.arrays, panel)
     if png is None:
         abort(404)
