@@ -32,8 +32,16 @@ class CorpusFile:
     roots: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
+    def pack(self) -> str:
+        return self.exercise.split("/")[0]
+
+    @property
     def id(self) -> str:
-        return f"{self.exercise.split('/')[-1]}/{self.path.stem}"
+        """Unique over all packs: makemore4's ids stay short (``ex1/lecture``, named by many
+        tests); every other pack's are ``<pack>/<name>/<stem>``."""
+        if self.pack == "makemore4":
+            return f"{self.exercise.split('/')[-1]}/{self.path.stem}"
+        return f"{self.exercise}/{self.path.stem}"
 
 
 def parse(path: Path) -> CorpusFile:
@@ -59,6 +67,11 @@ def parse(path: Path) -> CorpusFile:
         roots=dict(zip(causes, classes, strict=True)) if causes else {})
 
 
-def corpus() -> list[CorpusFile]:
-    """Return every corpus file, sorted by exercise and name."""
-    return [parse(p) for p in sorted(CORPUS.glob("*/*/*.py"))]
+def corpus(pack: str | None = None) -> list[CorpusFile]:
+    """Return every corpus file (of ``pack`` only, when given), sorted by exercise and name."""
+    return [parse(p) for p in sorted(CORPUS.glob(f"{pack or '*'}/*/*.py"))]
+
+
+def packs() -> list[str]:
+    """Return the packs that have a corpus folder."""
+    return sorted(p.name for p in CORPUS.iterdir() if p.is_dir())

@@ -59,6 +59,9 @@ sizes and `p` from `t`, never hard-code them.
         kit.CaseSpec(n=16, params={"D": 10, "H": 12, "p_pct": 20}),
         kit.CaseSpec(n=7, params={"D": 6, "H": 20, "p_pct": 30}),
         kit.CaseSpec(n=24, params={"D": 14, "H": 8, "p_pct": 10}),
+        # Only p changes: a hard-coded drop probability is named as such (every other
+        # hidden case changes the sizes too, and the diagnosis could not tell which).
+        kit.CaseSpec(n=16, params={"D": 10, "H": 12, "p_pct": 50}),
     )
 
     def forward(self, case: kit.Case) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from grader.diagnosis import fingerprints, upstream
-from grader.diagnosis.findings import FACTOR_CODES, Finding
+from grader.diagnosis.findings import FACTOR_CODES, Finding, Sizes
 from grader.diagnosis.graph import Flow, NamedGraph
 from grader.judge import TensorDiff
 from grader.result import BAD_TYPE, MISSING, NOT_FINITE, SHAPE_MISMATCH, WRONG
@@ -51,15 +51,19 @@ class CaseDiagnosis:
     :param ref: autograd's gradients of the graded tensors.
     :param student: the student's usable gradients of the expected shape.
     :param misshaped: the student's gradients of a wrong shape (bounded; for fingerprints).
+    :param sizes: the case's sizes by name (:func:`~grader.diagnosis.findings.case_sizes`),
+        or its batch size n alone.
     """
 
     def __init__(self, graded: Mapping[str, tuple[float, float]], fwd: Mapping[str, Any],
                  ref: Mapping[str, torch.Tensor], student: Mapping[str, torch.Tensor],
-                 misshaped: Mapping[str, torch.Tensor], n: int,
+                 misshaped: Mapping[str, torch.Tensor], sizes: int | Sizes,
                  explained: frozenset[str] = frozenset(),
                  shares: Sequence[Sequence[str]] = (), changed: Sequence[str] = ()) -> None:
         self.tolerances = graded
-        self.fwd, self.ref, self.n = fwd, ref, n
+        self.fwd, self.ref = fwd, ref
+        #: The case's sizes, for naming factors (an int: the batch size n alone).
+        self.sizes: Sizes = {"n": sizes} if isinstance(sizes, int) else dict(sizes)
         self.student, self.misshaped = student, misshaped
         #: Per graded name: the other returned names whose tensors share its memory.
         self.partners = {a: [b for b in group if b != a] for group in shares for a in group}
@@ -68,6 +72,8 @@ class CaseDiagnosis:
         self._victims: dict[str, Finding | None] = {}
         self.graph = NamedGraph(fwd, list(graded))
         self._flows: dict[str, Flow] = {}
+        #: The gradient each consumer's flow was seeded with (the student's, as used).
+        self._used: dict[str, torch.Tensor] = {}
         #: Flows of hypothetical changes at intermediates, shared by every tensor they reach.
         self.hypotheses: dict[tuple[int, str], Flow] = {}
         #: Root causes of an earlier case: judged (root or inherited) but not fingerprinted
@@ -106,6 +112,13 @@ class CaseDiagnosis:
     def _judge_value(self, name: str, diff: TensorDiff) -> CaseVerdict:
         if diff.status == SHAPE_MISMATCH:
             got = self.misshaped.get(name)
+            wide = self._expected_wide(name)
+            if got is not None and wide is not None and got.shape == wide.shape \
+                    and self._locally_correct(name, got, wide):
+                return CaseVerdict(INHERITED, note=(
+                    f"inherited: d{name} has the shape {tuple(got.shape)} and the values your "
+                    f"{self._given(name)} give it — the mistake is further up the backward "
+                    "pass"))
             if got is None or name in self.explained:
                 return CaseVerdict(ROOT, Finding("shape", diff.message))
             return CaseVerdict(ROOT, fingerprints.fingerprint(
@@ -131,7 +144,10 @@ class CaseDiagnosis:
             finding = replace(finding, located=False, text=f"{finding.text} — on this "
                               f"tensor's line or on an intermediate gradient it is computed "
                               f"from")
-        finding = finding or upstream.search(self, ev) or self._read_changed(name)
+        # A local rule's wrong twin comes after an alias read after its change: both can
+        # explain one value, and the alias is the concrete cause.
+        finding = finding or upstream.search(self, ev) or self._read_changed(name) \
+            or upstream.swapped(self, ev)
         if finding is None and self.changed:
             finding = _changed_input(name, self.changed)
         return CaseVerdict(ROOT, finding or fingerprints.fingerprint(ev, fingerprints.LAST))
@@ -181,8 +197,7 @@ class CaseDiagnosis:
         in-place op wrote through both names.
         """
         total = _arrived(partner, [
-            self.graph.flow(self.graph.node_of(c), self.returned_grad(c))
-            for c in self.graph.consumers(partner)])
+            self.graph.flow_from(c, self.returned_grad(c)) for c in self.graph.consumers(partner)])
         return total is not None and total.numel() == value.numel() \
             and fingerprints.close(value.reshape(total.shape), total)
 
@@ -229,11 +244,43 @@ class CaseDiagnosis:
         return got if got is not None else reshaped(self.misshaped.get(name), self.ref[name])
 
     def flow(self, consumer: str) -> Flow:
-        """Return (cached) the flow of the student's ``dconsumer`` down to the next stops."""
+        """Return (cached) the flow of the student's ``dconsumer`` down to the next stops.
+
+        A gradient of a wrong shape that no reshape or broadcast makes the tensor's
+        (``(1, C)`` summed over the wrong dimension, for a ``(n, 1)``) is what the student's
+        next lines broadcast against their operands: it is replayed as it is first, and read
+        the way :func:`reshaped` reads it only if the graph's nodes refuse it.
+        """
         if consumer not in self._flows:
-            self._flows[consumer] = self.graph.flow(self.graph.node_of(consumer),
-                                                    self.upstream_grad(consumer))
+            raw = self._raw(consumer)
+            flow = None
+            if raw is not None:
+                try:
+                    flow = self.graph.flow_from(consumer, raw)
+                    flow.raw = True
+                    self._used[consumer] = raw
+                except RuntimeError:
+                    flow = None
+            if flow is None:
+                grad = self.upstream_grad(consumer)
+                flow = self.graph.flow_from(consumer, grad)
+                self._used[consumer] = grad
+            self._flows[consumer] = flow
         return self._flows[consumer]
+
+    def _raw(self, consumer: str) -> torch.Tensor | None:
+        """Return the student's mis-shaped gradient of ``consumer`` when no reshape or
+        broadcast gives it the tensor's shape (None otherwise)."""
+        if consumer == self.graph.root or consumer in self.student:
+            return None
+        got, ref = self.misshaped.get(consumer), self.ref.get(consumer)
+        if got is None or ref is None or not got.is_floating_point():
+            return None
+        try:
+            got.expand(ref.shape)
+        except RuntimeError:
+            return got.to(ref.dtype)
+        return None
 
     def entered(self, node: Any) -> torch.Tensor | None:
         """Return the gradient that entered ``node`` in any cached flow (its first input)."""
@@ -247,8 +294,10 @@ class CaseDiagnosis:
                   expected: torch.Tensor) -> fingerprints.Evidence:
         branches = {u: self.flow(u).arrived[name] for u in self.graph.consumers(name)
                     if name in self.flow(u).arrived}
-        return fingerprints.Evidence(name, got, expected, self.fwd[name].detach(), self.n,
-                                     branches, self.entered)
+        ups = {u: self._used[u] for u in branches if u in self._used}
+        nodes = [n for u in branches for n in self.flow(u).order]
+        return fingerprints.Evidence(name, got, expected, self.fwd[name].detach(), self.sizes,
+                                     branches, self.entered, ups, self.graph.name_of, nodes)
 
     def _locally_correct(self, name: str, got: torch.Tensor, expected: torch.Tensor) -> bool:
         rtol, atol = self.tolerances[name]
@@ -280,11 +329,31 @@ class CaseDiagnosis:
         return float(finite.abs().max()) < DEGENERATE * scale or scale == 0.0 == float(
             finite.abs().max())
 
-    def _inherited_note(self, name: str) -> str:
+    def _expected_wide(self, name: str) -> torch.Tensor | None:
+        """Return what a mis-shaped upstream gradient makes of ``name`` before any sum to its
+        shape: a line right given a ``(B, 1, T)`` upstream where ``(B, T, 1)`` belongs
+        broadcasts to ``(B, T, T)`` — the shape follows, the line is not the mistake. None
+        when no consumer's flow was seeded mis-shaped."""
+        flows = [self.flow(u) for u in self.graph.consumers(name)]
+        if not any(f.raw for f in flows):
+            return None
+        total: torch.Tensor | None = None
+        try:
+            for flow in flows:
+                arrival = flow.arrived.get(name)
+                if arrival is not None:
+                    total = arrival.broadcast if total is None else total + arrival.broadcast
+        except RuntimeError:
+            return None
+        return total
+
+    def _given(self, name: str) -> str:
         ups = [u for u in self.graph.consumers(name) if u != self.graph.root]
-        given = " and ".join(f"d{u}" for u in ups) or "the loss"
-        return (f"inherited: d{name} is right given your {given} — the mistake is further "
-                "up the backward pass")
+        return " and ".join(f"d{u}" for u in ups) or "the loss"
+
+    def _inherited_note(self, name: str) -> str:
+        return (f"inherited: d{name} is right given your {self._given(name)} — the mistake is "
+                "further up the backward pass")
 
 
 def _arrived(name: str, flows: Sequence[Flow]) -> torch.Tensor | None:

@@ -6,15 +6,20 @@ with the sentence a student reads. The codes are the bug classes of the test cor
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
 
 #: Codes of a whole-tensor constant factor: linear, so it may come from any gradient upstream.
 FACTOR_CODES = frozenset({"scale_1_over_n", "bessel", "sign", "factor_2", "constant_factor"})
 
 #: Stable fingerprint codes and what each means (docs, analytics legends, the API).
 CODES: dict[str, str] = {
-    "scale_1_over_n": "a missing or doubled 1/n (×n or ÷n)",
-    "bessel": "Bessel's correction mixed up: 1/n against 1/(n−1)",
+    "scale_1_over_n": "a missing or doubled 1/n (×n or ÷n), n any size of the case (the "
+                      "batch, a sequence length, a width, their product)",
+    "bessel": "Bessel's correction mixed up: 1/n against 1/(n−1), n any size of the case",
     "sign": "the sign is flipped (×−1)",
     "factor_2": "off by a factor of 2 (a power rule's 2, or one too many)",
     "constant_factor": "off by another constant factor",
@@ -29,10 +34,10 @@ CODES: dict[str, str] = {
     "tanh_wrong_tensor": "tanh's derivative taken on its input instead of its output",
     "derivative_wrong_tensor": "a local derivative (exp, log, power) written with the wrong "
                                "tensor",
-    "hardcoded_batch": "a hard-coded batch size",
-    "hardcoded_size": "a hard-coded tensor size",
+    "hardcoded_batch": "a hard-coded batch size (the case's n)",
+    "hardcoded_size": "a hard-coded tensor size (any other size of the case)",
     "nan": "NaN or infinite values made here",
-    "wrong_type": "not a float32 torch.Tensor",
+    "wrong_type": "not a torch.Tensor of the exercise's float dtype (float32 or float64)",
     "missing_key": "missing from the returned dict",
     "aliased": "two returned gradients are one tensor (no .clone()), and an in-place op "
                "changed both",
@@ -99,25 +104,96 @@ class Diagnosis:
         return self.finding.text
 
 
-def times(factor: float, n: int) -> tuple[str, str] | None:
-    """Name a constant factor in terms of the batch size ``n``: ``(code, phrase)`` or None."""
-    if n <= 1:
+#: A case's sizes by name (``n``, the exercise's parameters, the ints the student reads).
+Sizes = Mapping[str, int]
+
+
+def case_sizes(n: int, params: Mapping[str, int] = {}, fwd: Mapping[str, Any] = {}) -> Sizes:
+    """Return the sizes a factor may be named after: ``n``, every parameter, every python
+    int of the forward pass (what the student reads in ``t``), each once by name."""
+    sizes: dict[str, int] = {"n": n}
+    for source in (params, fwd):
+        for name, value in source.items():
+            if type(value) is int and name not in sizes:
+                sizes[name] = value
+    return sizes
+
+
+def _named_sizes(sizes: Sizes) -> dict[int, list[str]]:
+    """Return every size value > 1 with the names that make it: single sizes, then products
+    of two and of three of them (``n·T`` for a mean over a batch of sequences)."""
+    single = [(name, v) for name, v in sizes.items() if v > 1]
+    out: dict[int, list[str]] = {}
+    for r in (1, 2, 3):
+        for combo in combinations(single, r):
+            value = math.prod(v for _, v in combo)
+            out.setdefault(value, []).append("·".join(name for name, _ in combo))
+    return out
+
+
+def times(factor: float, sizes: int | Sizes) -> tuple[str, str] | None:
+    """Name a constant factor in terms of the case's sizes: ``(code, phrase)`` or None.
+
+    ``sizes`` is the batch size ``n`` alone or every size of the case (:func:`case_sizes`):
+    a mean may be over the batch, over a sequence, or over every element, so ×k names the
+    size k is, or the product of sizes it is (``n·T = 64 times too big``). A factor that two
+    readings of different kinds explain (×2 where a size is 2) is said as it is, with the
+    code ``unclassified``: the grader does not guess which mistake was made.
+    """
+    if isinstance(sizes, int):
+        if sizes <= 1:
+            return None
+        sizes = {"n": sizes}
+    matches: list[tuple[str, str]] = []
+    for k, names in _named_sizes(sizes).items():
+        label = " or ".join(names)
+        inv = " or ".join(f"1/{_paren(name)}" for name in names)
+        # Bessel's factors, said per name: (n−1)/n, (n·T−1)/(n·T).
+        less = " or ".join(f"({name}−1)/{_paren(name)}" for name in names)
+        more = " or ".join(f"{_paren(name)}/({name}−1)" for name in names)
+        one = " or ".join(f"1/{_paren(name)}" for name in names)
+        minus = " or ".join(f"1/({name}−1)" for name in names)
+        size = f"{label} = {k}"
+        singles = [name for name in names if "·" not in name]
+        root = " or ".join(f"√{name}" for name in singles)
+        for value, code, phrase in (
+                (k, "scale_1_over_n", f"{size} times too big: a {inv} is missing"),
+                (1 / k, "scale_1_over_n", f"{size} times too small: divided by {label} once "
+                                          "too often"),
+                ((k - 1) / k, "bessel", f"{less} times the right value: {one} used where "
+                                        f"Bessel's {minus} belongs"),
+                (k / (k - 1), "bessel", f"{more} times the right value: {minus} used where "
+                                        f"{one} belongs"),
+                (-float(k), "scale_1_over_n", f"−{label} = −{k} times the right value: a "
+                                              f"{inv} is missing and the sign is flipped"),
+                # An attention scale 1/√hs: square roots of single sizes only.
+                (math.sqrt(k) if singles else math.nan, "constant_factor",
+                 f"{root} = {math.sqrt(k):.4g} times too big: a 1/({root}) scale is missing"),
+                (1 / math.sqrt(k) if singles else math.nan, "constant_factor",
+                 f"{root} = {math.sqrt(k):.4g} times too small: scaled by 1/({root}) once "
+                 "too often")):
+            if names == ["n"] and code == "scale_1_over_n" and value == k:
+                phrase = f"n = {k} times too big: a 1/n is missing"
+            matches.extend([(code, phrase)] if _near(factor, value) else [])
+    for value, code, phrase in (
+            (-1.0, "sign", "the right value with the sign flipped"),
+            (2.0, "factor_2", "twice the right value (a factor of 2 too many)"),
+            (0.5, "factor_2", "half the right value (a factor of 2 missing)")):
+        if _near(factor, value):
+            matches.append((code, phrase))
+    codes = {code for code, _ in matches}
+    if not matches:
         return None
-    candidates = [
-        (n, "scale_1_over_n", f"n = {n} times too big: a 1/n is missing"),
-        (1 / n, "scale_1_over_n", f"n = {n} times too small: divided by n once too often"),
-        ((n - 1) / n, "bessel", "(n−1)/n times the right value: 1/n used where Bessel's "
-                                "1/(n−1) belongs"),
-        (n / (n - 1), "bessel", "n/(n−1) times the right value: 1/(n−1) used where 1/n "
-                                "belongs"),
-        (-1.0, "sign", "the right value with the sign flipped"),
-        (2.0, "factor_2", "twice the right value (a factor of 2 too many)"),
-        (0.5, "factor_2", "half the right value (a factor of 2 missing)"),
-        (-float(n), "scale_1_over_n", f"−n = −{n} times the right value: a 1/n is missing "
-                                      "and the sign is flipped"),
-    ]
-    for value, code, phrase in candidates:
-        # Tighter than the residual check: Bessel factors of neighbouring n differ by 1e-3.
-        if abs(factor - value) <= 2e-4 * abs(value):
-            return code, phrase
-    return None
+    if len(codes) == 1:
+        return matches[0]
+    return "unclassified", (f"{factor:.4g} times the right value — "
+                            + "; or ".join(phrase for _, phrase in matches))
+
+
+def _near(factor: float, value: float) -> bool:
+    # Tighter than the residual check: Bessel factors of neighbouring n differ by 1e-3.
+    return abs(factor - value) <= 2e-4 * abs(value)
+
+
+def _paren(name: str) -> str:
+    return f"({name})" if "·" in name else name

@@ -10,14 +10,16 @@ wins, so the more specific hypotheses come first.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations, permutations
 from typing import Any
 
 import torch
 
-from grader.diagnosis.findings import Finding, times
+from grader.diagnosis.findings import Finding, Sizes, times
 from grader.diagnosis.graph import Arrival
 
 #: Hypotheses are judged looser than grading (a formula written another way differs by float
@@ -35,6 +37,25 @@ def close(a: torch.Tensor, b: torch.Tensor, rtol: float = FIT_RTOL,
         return False
     scale = float(b.abs().max()) if b.numel() else 0.0
     return float((a - b).abs().max()) <= atol + rtol * scale if a.numel() else True
+
+
+def close_nan(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """:func:`close`, where NaN and ±inf must also sit in the same places with the same
+    values (a derivative written on ``-inf`` makes them; the hypothesis must make them too)."""
+    if a.shape != b.shape:
+        return False
+    fa, fb = torch.isfinite(a), torch.isfinite(b)
+    if not torch.equal(fa, fb):
+        return False
+    if bool(fa.all()):
+        return close(a, b)
+    bad = ~fa
+    same = (torch.isnan(a[bad]) & torch.isnan(b[bad])) | (a[bad] == b[bad])
+    if not bool(same.all()):
+        return False
+    if not bool(fa.any()):
+        return True
+    return close(a[fa], b[fa])
 
 
 def fit_factor(diff: torch.Tensor, direction: torch.Tensor) -> float | None:
@@ -57,23 +78,43 @@ class Evidence:
     expected: torch.Tensor
     #: The tensor's forward value.
     value: torch.Tensor
-    n: int
+    #: The case's sizes by name (n, parameters, the ints in ``t``), or its batch size alone:
+    #: a constant factor is named after the size (or product of sizes) it is.
+    sizes: int | Sizes
     #: Per consumer: the contribution it sends (``grad``, ``broadcast`` shape, ``via`` node).
     branches: dict[str, Arrival] = field(default_factory=dict)
     #: The gradient that entered a graph node while the consumers' flows were replayed.
     entered: Callable[[Any], torch.Tensor | None] = lambda node: None
+    #: Per consumer: the student's gradient of it, as this tensor's line read it.
+    upstream: Mapping[str, torch.Tensor] = field(default_factory=dict)
+    #: The forward name of a node's output, if it has one.
+    name_of: Callable[[Any], str | None] = lambda node: None
+    #: The nodes the consumers' flows replayed on their way to this tensor.
+    nodes: Sequence[Any] = ()
 
 
 # -- wrong shape ----------------------------------------------------------------------------
 
 def transposed(ev: Evidence) -> Finding | None:
-    """The transpose: shapes swapped and values equal transposed (``h.T @ d`` order mix-up)."""
+    """The transpose: shapes swapped and values equal transposed (``h.T @ d`` order mix-up);
+    for more dimensions, any permutation of them (``(B, nh, T, hs)`` for ``(B, T, nh, hs)``:
+    a ``.transpose(1, 2)`` missing or one too many)."""
     s, e = ev.student, ev.expected
     if s.dim() == 2 and e.dim() == 2 and tuple(s.shape) == tuple(e.shape)[::-1] \
             and close(s.T, e):
         return Finding("transpose", f"d{ev.name} is the transpose of the right gradient: shape "
                        f"{_shape(s)} instead of {_shape(e)} — swap the operands of the "
                        "matmul (or their .T)")
+    if not 2 < s.dim() == e.dim() <= 5 or sorted(s.shape) != sorted(e.shape):
+        return None
+    for order in permutations(range(s.dim())):
+        if list(order) == sorted(order) or tuple(s.shape[i] for i in order) != tuple(e.shape):
+            continue
+        if close(s.permute(order), e):
+            return Finding("transpose", f"d{ev.name} has the right values with its dimensions "
+                           f"in another order: shape {_shape(s)} instead of {_shape(e)} — a "
+                           "transpose missing or one too many (.permute"
+                           f"{tuple(order)} of it is right)")
     return None
 
 
@@ -81,9 +122,21 @@ def sum_shape(ev: Evidence) -> Finding | None:
     """A broadcast gradient summed without keepdim, over the wrong dim, or not summed at all."""
     s, e = ev.student, ev.expected
     if close(s.reshape(e.shape), e) if s.numel() == e.numel() else False:
+        how = "sum with keepdim=True (or reshape)" if s.dim() < e.dim() else \
+            "drop the extra dimension (no keepdim=True, or reshape)" if s.dim() > e.dim() \
+            else "reshape it"
         return Finding("missing_keepdim", f"right values, wrong shape: {_shape(s)} instead of "
-                       f"{_shape(e)} — sum with keepdim=True (or reshape) so the gradient has "
-                       "the tensor's own shape")
+                       f"{_shape(e)} — {how} so the gradient has the tensor's own shape")
+    extra = s.dim() - e.dim()
+    for dims in combinations(range(s.dim()), extra) if 0 < extra <= 3 else ():
+        # Dimensions the tensor does not have, kept (a bias's gradient summed over the batch
+        # only, a per-example product never summed): summing them is all that is missing.
+        kept = tuple(n for d, n in enumerate(s.shape) if d not in dims)
+        if kept == tuple(e.shape) and close(s.sum(dims), e):
+            return Finding("not_summed", f"d{ev.name} has shape {_shape(s)}: it keeps "
+                           f"{_dims(dims)} (size {', '.join(str(s.shape[d]) for d in dims)}), "
+                           f"which {ev.name} {_shape(e)} does not have — sum over "
+                           f"{'it' if extra == 1 else 'them'} too")
     for arrival in ev.branches.values():
         wide = arrival.broadcast
         if wide.shape == e.shape:
@@ -95,10 +148,55 @@ def sum_shape(ev: Evidence) -> Finding | None:
             for keep in (True, False):
                 other = wide.sum(dim, keepdim=keep)
                 if tuple(other.shape) == tuple(s.shape) and close(s, other):
+                    right = _broadcast_dims(tuple(wide.shape), tuple(e.shape))
+                    over = "dimension" + ("s " if len(right) > 1 else " ") + \
+                        ", ".join(map(str, right))
                     return Finding("wrong_sum_dim", f"d{ev.name} is summed over dimension "
-                                   f"{dim} (shape {_shape(s)}); it must be summed so that "
-                                   f"its shape is {_shape(e)} — over the batch dimension")
+                                   f"{dim} (shape {_shape(s)}); it must be summed over {over} "
+                                   f"(the broadcast one{'s' if len(right) > 1 else ''}), so "
+                                   f"that its shape is {_shape(e)}")
+    found = _upstream_sum(ev)
+    if found is not None:
+        return found
     return None
+
+
+def _upstream_sum(ev: Evidence) -> Finding | None:
+    """A tensor whose gradient is its one consumer's summed (a bias): summed over only some
+    of the dimensions it must be (``not_summed``) or over other ones (``wrong_sum_dim``)."""
+    s, e = ev.student, ev.expected
+    if len(ev.upstream) != 1:
+        return None
+    (consumer, du), = ev.upstream.items()
+    if du.dim() > 5 or du.numel() == e.numel():
+        return None
+    right = [d for d in _subsets(du.dim()) if du.sum(d).numel() == e.numel()
+             and close(du.sum(d).reshape(e.shape), e)]
+    if not right:
+        return None
+    for dims in _subsets(du.dim()):
+        for keep in (False, True):
+            got = du.sum(dims, keepdim=keep)
+            if tuple(got.shape) != tuple(s.shape) or not close(s, got):
+                continue
+            want = _dims(right[0])
+            if set(dims) < set(right[0]):
+                return Finding("wrong_sum_dim", f"d{ev.name} is d{consumer} summed over "
+                               f"{_dims(dims)} only (shape {_shape(s)}): sum over {want} to "
+                               f"get {_shape(e)}")
+            return Finding("wrong_sum_dim", f"d{ev.name} is d{consumer} summed over "
+                           f"{_dims(dims)} (shape {_shape(s)}); it must be summed over {want}, "
+                           f"so that its shape is {_shape(e)}")
+    return None
+
+
+def _subsets(rank: int) -> list[tuple[int, ...]]:
+    """Every non-empty set of dimensions of a tensor of ``rank`` dims, as a tuple."""
+    return [dims for r in range(1, rank + 1) for dims in combinations(range(rank), r)]
+
+
+def _dims(dims: tuple[int, ...]) -> str:
+    return ("dimension " if len(dims) == 1 else "dimensions ") + ", ".join(map(str, dims))
 
 
 def not_broadcast(ev: Evidence) -> Finding | None:
@@ -116,8 +214,8 @@ def not_broadcast(ev: Evidence) -> Finding | None:
         return None
     return Finding("not_broadcast", f"d{ev.name} has shape {_shape(s)} but {ev.name} is "
                    f"{_shape(e)}: its values are right for every row, but a gradient has its "
-                   f"tensor's full shape — broadcast it back (multiply by "
-                   f"torch.ones_like(t.{ev.name}))")
+                   f"tensor's full shape — broadcast it back (.expand{tuple(e.shape)}, or "
+                   f"multiply by ones of that shape)")
 
 
 def other_shape(ev: Evidence) -> Finding | None:
@@ -138,11 +236,62 @@ def constant_factor(ev: Evidence) -> Finding | None:
         return Finding("constant_factor", f"d{ev.name} is (about) zero where the right "
                        "gradient is not: a factor that is 0 (integer division such as "
                        "1 // (n - 1)), or read from a tensor that an in-place op zeroed?")
-    named = times(c, ev.n)
+    named = times(c, ev.sizes)
     if named:
         code, phrase = named
         return Finding(code, f"d{ev.name} is {phrase}")
     return Finding("constant_factor", f"d{ev.name} is the right gradient times {c:.4g}")
+
+
+def transposed_square(ev: Evidence) -> Finding | None:
+    """A square gradient (or a stack of square ones) transposed: the shape cannot show it
+    (``dWo = dout.T @ y`` for a ``(C, C)`` weight), the values do."""
+    s, e = ev.student, ev.expected
+    if s.dim() < 2 or s.shape[-1] != s.shape[-2] or not close(s.mT, e):
+        return None
+    what = "the transpose of the right gradient" if s.dim() == 2 else \
+        "the right gradient with its last two dimensions swapped"
+    return Finding("transpose", f"d{ev.name} is {what} (a square {_shape(s)}, so the shape "
+                   "did not show it) — swap the operands of the matmul (or their .T)")
+
+
+def layout(ev: Evidence) -> Finding | None:
+    """Right values in the wrong places: the consumer's gradient reshaped in memory order
+    where a transpose belonged (``dq = dqh.reshape(B, T, C)`` without moving the heads'
+    axis back)."""
+    s, e = ev.student, ev.expected
+    for consumer, du in ev.upstream.items():
+        if du.numel() != s.numel() or len(ev.upstream) != 1:
+            continue
+        flat = du.reshape(s.shape)
+        if close(s, flat) and not close(e, flat):
+            return Finding("shape", f"d{ev.name} is d{consumer} {_shape(du)} reshaped to "
+                           f"{_shape(s)} in memory order: its values are right but in the "
+                           "wrong places — move the axes back (.transpose / .permute) "
+                           "before the reshape")
+    return None
+
+
+def branch_factor(ev: Evidence) -> Finding | None:
+    """One consumer's contribution off by a factor: the mean's 1/C forgotten on one path of
+    two, a Bessel 1/(C−1) on the variance's path only."""
+    if len(ev.branches) < 2:
+        return None
+    diff = ev.student - ev.expected
+    for consumer, arrival in ev.branches.items():
+        c = fit_factor(diff, arrival.grad)
+        if c is None or abs(c) < 1e-3 or abs(c + 1) < 1e-3:
+            continue  # k = 1 (nothing) or k = 0 (a lost branch: missing_branch's)
+        if not close(ev.student, ev.expected + c * arrival.grad):
+            continue
+        named = times(1 + c, ev.sizes)
+        if named is None:
+            return Finding("constant_factor", f"d{ev.name}'s contribution through "
+                           f"{_via(ev, consumer)} is {1 + c:.4g} times the right one")
+        code, phrase = named
+        return Finding(code, f"d{ev.name}'s contribution through {_via(ev, consumer)} is "
+                       f"{phrase}")
+    return None
 
 
 def constant_offset(ev: Evidence) -> Finding | None:
@@ -166,15 +315,15 @@ def missing_branch(ev: Evidence) -> Finding | None:
         return None
     for kept, arrival in ev.branches.items():
         if close(ev.student, arrival.grad):
-            lost = ", ".join(f"d{u}" for u in ev.branches if u != kept)
+            lost = ", ".join(_via(ev, u) for u in ev.branches if u != kept)
             return Finding("overwrite_branch", f"d{ev.name} holds only the contribution "
-                           f"through d{kept}; the one through {lost} is missing — "
+                           f"through {_via(ev, kept)}; the one through {lost} is missing — "
                            f"{ev.name} feeds {len(ev.branches)} tensors, so add every "
                            "contribution (+=, not =)")
     for lost, arrival in ev.branches.items():
         if close(ev.student, ev.expected - arrival.grad):
             return Finding("overwrite_branch", f"d{ev.name} is missing the contribution "
-                           f"through d{lost}: add every consumer's part (+=, not =)")
+                           f"through {_via(ev, lost)}: add every consumer's part (+=, not =)")
     return None
 
 
@@ -188,6 +337,9 @@ def embedding_duplicates(ev: Evidence) -> Finding | None:
     token's contributions and crosses the tolerance there first, while the rows of tokens
     seen once stay just under it.
     """
+    found = _pool_duplicates(ev)
+    if found is not None:
+        return found
     for arrival in ev.branches.values():
         if type(arrival.via).__name__ != "IndexBackward0":
             continue
@@ -221,6 +373,52 @@ def embedding_duplicates(ev: Evidence) -> Finding | None:
     return None
 
 
+#: Max-pool nodes: each output position's gradient goes to the input position its index
+#: names; overlapping windows may name one position twice, like a repeated token.
+POOLS = frozenset({"MaxPool2DWithIndicesBackward0", "MaxPool3DWithIndicesBackward0"})
+
+
+def _pool_duplicates(ev: Evidence) -> Finding | None:
+    """A max-pool gradient that kept one write per input position (``scatter`` for
+    ``scatter_add``, ``=`` for ``+=``): where windows overlap, an element that is the max
+    of two windows holds one window's gradient. Tested whole, as embedding_duplicates."""
+    for node in ev.nodes:
+        if type(node).__name__ not in POOLS:
+            continue
+        try:
+            indices, x = node._saved_result1, node._saved_self
+        except (AttributeError, RuntimeError):
+            continue
+        upstream = ev.entered(node)
+        if upstream is None or x.numel() != ev.student.numel() \
+                or upstream.numel() != indices.numel():
+            continue
+        plane = math.prod(x.shape[-2:] if "2D" in type(node).__name__ else x.shape[-3:])
+        lead = x.numel() // plane
+        rows = indices.reshape(lead, -1)
+        flat = (rows + plane * torch.arange(lead).unsqueeze(1)).reshape(-1)
+        student = ev.student.reshape(-1)
+        expected = ev.expected.reshape(-1)
+        contributions = upstream.reshape(-1)
+        scale = float(expected.abs().max()) if expected.numel() else 0.0
+        tol = FIT_ATOL + FIT_RTOL * scale
+        kept = (student[flat] - contributions).abs() <= tol
+        holds_one = torch.zeros(student.numel()).index_add_(0, flat, kept.float()) > 0
+        used = torch.bincount(flat, minlength=student.numel()) > 0
+        if not bool(holds_one[used].all()):
+            continue
+        if bool((~used).any()) and float((student[~used] - expected[~used]).abs().max()) > tol:
+            continue
+        wrong = int(((student - expected).abs() > tol).sum())
+        if wrong == 0:
+            continue
+        return Finding("embedding_duplicates", f"d{ev.name} keeps one window's gradient per "
+                       f"element: {wrong} element(s) that are the max of two overlapping "
+                       "windows hold only one of their contributions — scatter (or =) with "
+                       "repeated indices keeps one write; accumulate (scatter_add, +=)")
+    return None
+
+
 def derivative_on_wrong_tensor(ev: Evidence) -> Finding | None:
     """A local derivative written with the wrong tensor: ``1 − hpreact²`` for tanh's.
 
@@ -231,8 +429,10 @@ def derivative_on_wrong_tensor(ev: Evidence) -> Finding | None:
         upstream = ev.entered(arrival.via)
         if upstream is None:
             continue
-        swap = wrong_derivative(arrival.via, ev.value, ev.name, consumer)
-        if swap is not None and close(ev.student, ev.expected + swap.delta * upstream):
+        output = ev.name_of(arrival.via) or (consumer if consumer != "loss" else
+                                             f"{ev.name}'s {_op(arrival.via)}")
+        swap = wrong_derivative(arrival.via, ev.value, ev.name, output)
+        if swap is not None and close_nan(ev.student, ev.expected + swap.delta * upstream):
             return Finding(swap.code, f"d{ev.name} uses {swap.wrong}; {swap.what} is "
                            f"{swap.right}")
     return None
@@ -279,27 +479,50 @@ def wrong_derivative(node: Any, x: torch.Tensor, x_name: str, y_name: str) -> Sw
 
 
 def partial(ev: Evidence) -> Finding | None:
-    """Right on some rows or columns only: say which (the axis with fewer wrong lines)."""
-    if ev.student.dim() != 2 or ev.student.shape != ev.expected.shape:
+    """Right on some rows or columns only: say which (the axis with fewer wrong lines).
+
+    More than two dimensions are read as rows of the last one (``(B, T, T)`` attention: a
+    row is one query's). A row counts as right only if its right value is not tiny next to
+    the tensor's: a row of near-zeros is "right" under almost any mistake.
+    """
+    if ev.student.dim() < 2 or ev.student.shape != ev.expected.shape:
         return None
+    lead = tuple(ev.student.shape[:-1])
+    s2 = ev.student.reshape(-1, ev.student.shape[-1])
+    e2 = ev.expected.reshape(-1, ev.expected.shape[-1])
+    scale = float(e2.abs().max()) if e2.numel() else 0.0
     options = []
-    for label, s, e in (("rows", ev.student, ev.expected),
-                        ("columns", ev.student.T, ev.expected.T)):
+    axes = (("rows", s2, e2), ("columns", s2.T, e2.T)) if len(lead) == 1 else \
+        (("rows", s2, e2),)  # more dims: a row (one query's, one example's) is the unit
+    for label, s, e in axes:
         wrong = _wrong_rows(s, e)
-        if 0 < len(wrong) < s.shape[0]:
+        right = sorted(set(range(s.shape[0])) - set(wrong))
+        shown = any(float(e[r].abs().max()) >= 0.1 * scale for r in right)
+        if wrong and right and shown:
             options.append((len(wrong) / s.shape[0], label, wrong, s.shape[0]))
     if not options:
         return None
     _, label, wrong, total = min(options)
+    listed = _rows(wrong) if label == "columns" or len(lead) == 1 else \
+        _rows([_index(r, lead) for r in wrong])
     return Finding("partial", f"d{ev.name} is right in {total - len(wrong)} {label} and "
-                   f"wrong in {len(wrong)}: {label} {_rows(wrong)}")
+                   f"wrong in {len(wrong)}: {label} {listed}")
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> str:
+    """Return the index tuple of row ``flat`` of a tensor whose leading dims are ``shape``."""
+    out = []
+    for size in reversed(shape):
+        out.append(flat % size)
+        flat //= size
+    return "(" + ", ".join(map(str, reversed(out))) + ")"
 
 
 SHAPE: tuple[Callable[[Evidence], Finding | None], ...] = (
     transposed, sum_shape, not_broadcast, other_shape)
 VALUE: tuple[Callable[[Evidence], Finding | None], ...] = (
-    constant_factor, constant_offset, missing_branch, embedding_duplicates,
-    derivative_on_wrong_tensor)
+    constant_factor, transposed_square, constant_offset, missing_branch, branch_factor,
+    embedding_duplicates, derivative_on_wrong_tensor, layout)
 #: Tried after the hypotheses at ungraded intermediates (:mod:`grader.diagnosis.upstream`):
 #: a pattern of wrong rows is a symptom, not an explanation.
 LAST: tuple[Callable[[Evidence], Finding | None], ...] = (partial,)
@@ -311,7 +534,8 @@ def fingerprint(ev: Evidence, tests: tuple[Callable[[Evidence], Finding | None],
     if tests is None:
         tests = SHAPE if tuple(ev.student.shape) != tuple(ev.expected.shape) else VALUE
     if tests is not SHAPE and not bool(torch.isfinite(ev.student).all()):
-        return non_finite(ev)
+        # A derivative written on a tensor holding -inf makes NaN and inf of its own.
+        return derivative_on_wrong_tensor(ev) or non_finite(ev)
     for test in tests:
         found = test(ev)
         if found is not None:
@@ -335,9 +559,30 @@ def _wrong_rows(s: torch.Tensor, e: torch.Tensor) -> list[int]:
     return torch.nonzero(bad).reshape(-1).tolist()
 
 
-def _rows(rows: list[int], limit: int = 8) -> str:
+def _rows(rows: list[Any], limit: int = 8) -> str:
     shown = ", ".join(str(r) for r in rows[:limit])
     return shown + (f", … ({len(rows)} in all)" if len(rows) > limit else "")
+
+
+def _via(ev: Evidence, consumer: str) -> str:
+    """Name a consumer's branch: ``dprobs`` — the forward tensor it runs through when the
+    consumer is the loss itself (a layer exercise's ungraded output)."""
+    if consumer != "loss":
+        return f"d{consumer}"
+    arrival = ev.branches.get(consumer)
+    name = ev.name_of(arrival.via) if arrival is not None else None
+    return f"d{name}" if name else "the loss"
+
+
+def _op(node: Any) -> str:
+    return type(node).__name__.removesuffix("Backward0").removesuffix("Backward1").lower()
+
+
+def _broadcast_dims(wide: tuple[int, ...], shape: tuple[int, ...]) -> list[int]:
+    """Return the dimensions of ``wide`` that broadcasting to it from ``shape`` created."""
+    lead = len(wide) - len(shape)
+    return [*range(lead), *(lead + i for i, size in enumerate(shape)
+                            if size == 1 and wide[lead + i] != 1)]
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -10,6 +10,11 @@ and reducing a broadcast gradient to its input's shape (the engine's ``sum_to``)
 
 Consumers are read off the graph itself — walk ``grad_fn.next_functions`` from each named
 tensor until another named tensor is met — so no exercise writes a dependency list.
+
+A named tensor is one *output slot* of a node, not the node: ``q, k, v = qkv.split(C, 2)``
+gives three tensors one ``SplitBackward0``, told apart by ``output_nr``. Stops, names and the
+gradients entering a node are kept per slot, so a flow may stop at ``q`` and still pass
+through the same node on its way from ``k`` to ``qkv``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ def _sum_to(grad: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     return grad.reshape(shape)
 
 
+#: A node's output slot: ``(id(node), output_nr)``.
+Slot = tuple[int, int]
+
+
 def _input_shape(node: Node, slot: int) -> tuple[int, ...]:
     """Return the shape of the gradient that ``node`` expects in input ``slot``."""
     if type(node).__name__ == "AccumulateGrad":
@@ -56,6 +65,8 @@ class Arrival:
     broadcast: torch.Tensor
     #: The node whose output the tensor is an input of (e.g. ``IndexBackward0`` for ``C``).
     via: Node
+    #: Which of ``via``'s inputs the tensor is (its index in ``via.next_functions``).
+    edge: int = 0
 
 
 @dataclass
@@ -65,11 +76,18 @@ class Flow:
     arrived: dict[str, Arrival] = field(default_factory=dict)
     #: Total gradient that entered each visited node (its inputs), keyed by ``id(node)``.
     entered: dict[int, list[torch.Tensor | None]] = field(default_factory=dict)
-    #: Per visited node: the single contributions summed into it (its branches), each with
-    #: the node it came from (None for the seed).
-    branches: dict[int, list[tuple[Node | None, torch.Tensor]]] = field(default_factory=dict)
+    #: Per visited node slot ``(id(node), output_nr)``: the single contributions summed into
+    #: it (its branches), each with the node it came from (None for the seed).
+    branches: dict[Slot, list[tuple[Node | None, torch.Tensor]]] = field(default_factory=dict)
     #: The visited nodes in the order they were replayed (nearest the seed first).
     order: list[Node] = field(default_factory=list)
+    #: Seeded with a gradient of another shape than its tensor's (a student's mis-shaped
+    #: one, replayed as their next lines would broadcast it).
+    raw: bool = False
+
+    def branches_of(self, node: Node, slot: int = 0) -> list[tuple[Node | None, torch.Tensor]]:
+        """Return the contributions that entered ``node``'s output ``slot``."""
+        return self.branches.get((id(node), slot), [])
 
 
 class NamedGraph:
@@ -83,23 +101,25 @@ class NamedGraph:
     def __init__(self, fwd: Mapping[str, Any], names: Iterable[str], root: str = "loss"):
         self.fwd = fwd
         self.root = root
-        self.stops: dict[int, str] = {}
-        #: Every named tensor that takes part in the graph, graded or not.
-        self.node_name: dict[int, str] = {}
+        self.graded = [n for n in names if n in fwd]
+        self.stops: dict[Slot, str] = {}
+        #: Every named tensor that takes part in the graph, graded or not, by its slot
+        #: (a graded name wins when two names are one tensor).
+        self.node_name: dict[Slot, str] = {}
         self._leaf_name: dict[int, str] = {}
-        for name, value in fwd.items():
+        graded = set(self.graded) | {root}
+        for name, value in sorted(fwd.items(), key=lambda item: item[0] in graded):
             if not isinstance(value, torch.Tensor) or not value.requires_grad:
                 continue
             if value.grad_fn is not None:
-                self.node_name[id(value.grad_fn)] = name
+                self.node_name[(id(value.grad_fn), value.output_nr)] = name
             else:
                 self._leaf_name[id(value)] = name
-        self.graded = [n for n in names if n in fwd]
         self._acc: dict[str, Node] | None = None
         for name in [*self.graded, root]:
             node = self.node_of(name)
             if node is not None:
-                self.stops[id(node)] = name
+                self.stops[(id(node), self.slot_of(name))] = name
         self._consumers: dict[str, list[str]] | None = None
 
     def node_of(self, name: str) -> Node | None:
@@ -109,11 +129,24 @@ class NamedGraph:
             return value.grad_fn
         return self._accumulators().get(name)
 
-    def name_of(self, node: Node) -> str | None:
-        """Return the named tensor whose gradient ``node`` receives, if any."""
+    def slot_of(self, name: str) -> int:
+        """Return which output of its node ``name`` is (``output_nr``; 0 for a leaf)."""
+        value = self.fwd[name]
+        return value.output_nr if value.grad_fn is not None else 0
+
+    def name_of(self, node: Node, slot: int = 0) -> str | None:
+        """Return the named tensor whose gradient ``node`` receives in ``slot``, if any."""
         if type(node).__name__ == "AccumulateGrad":
             return self._leaf_name.get(id(node.variable))
-        return self.node_name.get(id(node))
+        return self.node_name.get((id(node), slot))
+
+    def names_at(self, node: Node) -> list[tuple[int, str]]:
+        """Return ``(slot, name)`` for every named output of ``node``."""
+        if type(node).__name__ == "AccumulateGrad":
+            name = self.name_of(node)
+            return [(0, name)] if name else []
+        slots = len(node._input_metadata)
+        return [(s, n) for s in range(slots) if (n := self.node_name.get((id(node), s)))]
 
     def _accumulators(self) -> dict[str, Node]:
         if self._acc is None:
@@ -150,44 +183,52 @@ class NamedGraph:
 
     def _reachable_stops(self, start: Node) -> set[str]:
         found: set[str] = set()
-        seen = {id(start)}
-        stack = [nxt for nxt, _ in start.next_functions if nxt is not None]
+        expanded = {id(start)}
+        stack = [(nxt, slot) for nxt, slot in start.next_functions if nxt is not None]
         while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stop = self.is_stop(node)
+            node, slot = stack.pop()
+            stop = self.is_stop(node, slot)
             if stop is not None:
                 found.add(stop)
                 continue
-            stack.extend(nxt for nxt, _ in node.next_functions if nxt is not None)
+            if id(node) in expanded:
+                continue
+            expanded.add(id(node))
+            stack.extend((nxt, s) for nxt, s in node.next_functions if nxt is not None)
         return found
 
     def _stop_leaf(self, node: Node) -> str | None:
         name = self._leaf_name.get(id(node.variable))
         return name if name in self.graded else None
 
-    def is_stop(self, node: Node) -> str | None:
-        """Return the graded/root name at which a flow stops on ``node``, if any."""
-        stop = self.stops.get(id(node))
+    def is_stop(self, node: Node, slot: int = 0) -> str | None:
+        """Return the graded/root name at which a flow stops on ``node``'s ``slot``, if any."""
+        stop = self.stops.get((id(node), slot))
         if stop is None and type(node).__name__ == "AccumulateGrad":
             stop = self._stop_leaf(node)
         return stop
 
-    def flow(self, start: Node, grad: torch.Tensor) -> Flow:
-        """Push ``grad`` into ``start`` and replay the nodes below it up to the next stops.
+    def flow_from(self, name: str, grad: torch.Tensor) -> Flow:
+        """Push ``grad`` in as ``name``'s gradient (see :meth:`flow`)."""
+        node = self.node_of(name)
+        return self.flow(node, grad, self.slot_of(name)) if node is not None else Flow()
+
+    def flow(self, start: Node, grad: torch.Tensor, slot: int = 0) -> Flow:
+        """Push ``grad`` into output ``slot`` of ``start`` and replay the nodes below it up to
+        the next stops.
 
         Returns what reached each stop and, for every node on the way, what entered it. Runs
-        under ``no_grad``: the replay must not build a graph of its own.
+        under ``no_grad``: the replay must not build a graph of its own. A node's outputs
+        that nothing reached get zeros (of their own dtype: float64 graphs stay float64).
         """
         result = Flow()
         if type(start).__name__ == "AccumulateGrad":
             return result  # a leaf consumes nothing (and calling it would fill .grad)
         region, indegree = self._region(start)
-        entered: dict[int, list[torch.Tensor | None]] = {
-            id(start): [grad] + [None] * (len(start._input_metadata) - 1)}
-        result.branches[id(start)] = [(None, grad)]
+        first: list[torch.Tensor | None] = [None] * len(start._input_metadata)
+        first[slot] = grad
+        entered: dict[int, list[torch.Tensor | None]] = {id(start): first}
+        result.branches[(id(start), slot)] = [(None, grad)]
         ready = [start]
         with torch.no_grad():
             while ready:
@@ -195,23 +236,23 @@ class NamedGraph:
                 inputs = entered.get(id(node), [])
                 result.entered[id(node)] = inputs
                 result.order.append(node)
-                args = [g if g is not None else
-                        torch.zeros(tuple(node._input_metadata[i].shape))
+                args = [g if g is not None else _zeros(node._input_metadata[i])
                         for i, g in enumerate(inputs)]
                 outputs = node(*args)
                 if isinstance(outputs, torch.Tensor) or outputs is None:
                     outputs = (outputs,)
-                for (nxt, slot), out in zip(node.next_functions, outputs, strict=False):
+                for edge, ((nxt, slot), out) in enumerate(
+                        zip(node.next_functions, outputs, strict=False)):
                     if nxt is None:
                         continue
-                    stop = self.is_stop(nxt)
+                    stop = self.is_stop(nxt, slot)
                     if stop is not None:
                         if out is not None:
                             shaped = _sum_to(out, _input_shape(nxt, slot))
                             prev = result.arrived.get(stop)
                             result.arrived[stop] = Arrival(
                                 shaped if prev is None else prev.grad + shaped,
-                                out if prev is None else prev.broadcast + out, node)
+                                out if prev is None else prev.broadcast + out, node, edge)
                         continue
                     if id(nxt) not in region:
                         continue  # a leaf nobody grades
@@ -219,11 +260,29 @@ class NamedGraph:
                         shaped = _sum_to(out, _input_shape(nxt, slot))
                         slots = entered.setdefault(id(nxt), [None] * len(nxt._input_metadata))
                         slots[slot] = shaped if slots[slot] is None else slots[slot] + shaped
-                        result.branches.setdefault(id(nxt), []).append((node, shaped))
+                        result.branches.setdefault((id(nxt), slot), []).append((node, shaped))
                     indegree[id(nxt)] -= 1
                     if indegree[id(nxt)] == 0:
                         ready.append(nxt)
         return result
+
+    def push(self, node: Node, edge: int, grad: torch.Tensor, target: str) \
+            -> torch.Tensor | None:
+        """Return what a gradient at input ``edge`` of ``node`` delivers to ``target``.
+
+        A hypothesis about one node's local derivative is a change at one of its inputs;
+        this carries it on down (through ungraded nodes only) to the graded tensor. None
+        when it does not reach ``target``.
+        """
+        nxt, slot = node.next_functions[edge]
+        if nxt is None:
+            return None
+        shaped = _sum_to(grad, _input_shape(nxt, slot))
+        stop = self.is_stop(nxt, slot)
+        if stop is not None or type(nxt).__name__ == "AccumulateGrad":
+            return shaped if stop == target else None
+        arrival = self.flow(nxt, shaped, slot).arrived.get(target)
+        return arrival.grad if arrival is not None else None
 
     def _region(self, start: Node) -> tuple[set[int], dict[int, int]]:
         """Return the nodes below ``start`` up to the stops, and each one's in-degree."""
@@ -232,8 +291,8 @@ class NamedGraph:
         stack = [start]
         while stack:
             node = stack.pop()
-            for nxt, _ in node.next_functions:
-                if nxt is None or self.is_stop(nxt) is not None \
+            for nxt, slot in node.next_functions:
+                if nxt is None or self.is_stop(nxt, slot) is not None \
                         or type(nxt).__name__ == "AccumulateGrad":
                     continue
                 indegree[id(nxt)] = indegree.get(id(nxt), 0) + 1
@@ -241,3 +300,8 @@ class NamedGraph:
                     region.add(id(nxt))
                     stack.append(nxt)
         return region, indegree
+
+
+def _zeros(meta: Any) -> torch.Tensor:
+    """Return the zero gradient of one node output nothing reached (its shape and dtype)."""
+    return torch.zeros(tuple(meta.shape), dtype=meta.dtype, device=meta.device)

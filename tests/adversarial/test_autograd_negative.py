@@ -10,7 +10,9 @@ from grader import get_exercise, grade
 from tests.adversarial.test_autograd_helpers import HEAD, assert_graded
 from tests.corpus_files import corpus
 
-CORRECT_FILES = [f for f in corpus() if f.kind == "correct"]
+# makemore4 only: tests/exercises/test_pack_corpora.py grades every other pack's correct files
+# through the same sandbox (guard on) already.
+CORRECT_FILES = [f for f in corpus("makemore4") if f.kind == "correct"]
 
 
 @pytest.mark.parametrize("entry", CORRECT_FILES, ids=lambda f: f.id)

@@ -23,7 +23,7 @@ from tests.corpus_files import CORPUS, CorpusFile, corpus
 
 CORPUS_DIR = CORPUS / "makemore4"
 
-FILES = corpus()
+FILES = corpus("makemore4")
 CORRECT = [f for f in FILES if f.kind == "correct"]
 BUGS = [f for f in FILES if f.kind == "bug"]
 ROOTED = [f for f in BUGS if f.root_cause]

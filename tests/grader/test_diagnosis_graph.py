@@ -268,7 +268,7 @@ def test_tiny_ungraded_intermediate_is_replayed() -> None:
     # The intermediate a was visited, and two contributions entered it.
     a_node = fwd["a"].grad_fn
     assert any(node is a_node for node in flow.order)
-    assert len(flow.branches[id(a_node)]) == 2
+    assert len(flow.branches_of(a_node)) == 2
     assert_matches(flow.entered[id(a_node)][0], dy * b + dy, "entered a")
 
 
@@ -306,3 +306,86 @@ def test_sum_to(wide, shape, want) -> None:
     got = _sum_to(grad, shape)
     assert tuple(got.shape) == shape
     assert_matches(got, want(grad), f"{wide}->{shape}")
+
+
+# -- other packs' graphs: multi-output ops, float64, masks, convolutions -------------------
+
+def _leaf(g: torch.Generator, *shape: int, dtype: torch.dtype) -> torch.Tensor:
+    return torch.randn(shape, generator=g, dtype=dtype).requires_grad_()
+
+
+def multihead(dtype: torch.dtype) -> dict:
+    """Causal multi-head attention with q, k, v out of one split (a multi-output node)."""
+    g = torch.Generator().manual_seed(0)
+    B, T, C, nh = 2, 5, 8, 2
+    hs = C // nh
+    x, Wqkv = _leaf(g, B, T, C, dtype=dtype), _leaf(g, C, 3 * C, dtype=dtype)
+    qkv = x @ Wqkv
+    q, k, v = qkv.split(C, dim=2)
+    qh, kh, vh = (u.view(B, T, nh, hs).transpose(1, 2) for u in (q, k, v))
+    att = qh @ kh.transpose(-2, -1) * hs**-0.5
+    masked = att.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), float("-inf"))
+    p = torch.softmax(masked, dim=-1)
+    y = (p @ vh).transpose(1, 2).contiguous().view(B, T, C)
+    loss = (y * torch.randn(y.shape, generator=g, dtype=dtype)).sum()
+    fwd = {"x": x, "Wqkv": Wqkv, "qkv": qkv, "q": q, "k": k, "v": v, "qh": qh, "kh": kh,
+           "vh": vh, "att": att, "masked": masked, "p": p, "y": y, "loss": loss}
+    for name in ("qkv", "q", "k", "v", "qh", "kh", "vh", "att", "masked", "p", "y"):
+        fwd[name].retain_grad()
+    return fwd
+
+
+def conv_pool(dtype: torch.dtype) -> dict:
+    g = torch.Generator().manual_seed(1)
+    x, w, b = _leaf(g, 3, 2, 11, dtype=dtype), _leaf(g, 4, 2, 3, dtype=dtype), \
+        _leaf(g, 4, dtype=dtype)
+    h = torch.nn.functional.conv1d(x, w, b, stride=2, padding=1)
+    r = torch.relu(h)
+    p = torch.nn.functional.max_pool1d(r, 2)
+    loss = (p * torch.randn(p.shape, generator=g, dtype=dtype)).sum()
+    fwd = {"x": x, "w": w, "b": b, "h": h, "r": r, "p": p, "loss": loss}
+    for name in ("h", "r", "p"):
+        fwd[name].retain_grad()
+    return fwd
+
+
+GRAPHS = {
+    "multihead-all": (multihead, ["y", "p", "masked", "att", "qh", "kh", "vh", "q", "k", "v",
+                                  "qkv", "x", "Wqkv"]),
+    "multihead-split-only": (multihead, ["y", "q", "k", "v", "x", "Wqkv"]),
+    "multihead-one-of-three": (multihead, ["q", "x", "Wqkv"]),
+    "conv-pool": (conv_pool, ["p", "r", "h", "x", "w", "b"]),
+    "conv-pool-parameters": (conv_pool, ["x", "w", "b"]),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("graph", list(GRAPHS))
+def test_expected_local_is_autograd_on_other_graphs(graph: str, dtype: torch.dtype) -> None:
+    """Split outputs (one node, three named tensors), views and transposes, a -inf mask, a
+    convolution and a max-pool: fed autograd's upstream, every expected-local gradient is
+    autograd's, in the graph's own dtype."""
+    build, names = GRAPHS[graph]
+    fwd = build(dtype)
+    grads = torch.autograd.grad(fwd["loss"], [fwd[n] for n in names], retain_graph=True)
+    ref = {n: gr.detach() for n, gr in zip(names, grads, strict=True)}
+    diag = CaseDiagnosis(tolerances(names), fwd, ref, dict(ref), {}, {"n": 2})
+    rtol = 1e-5 if dtype == torch.float32 else 1e-12
+    for name in names:
+        got = diag.expected_local(name)
+        assert got.dtype == dtype, name
+        assert_matches(got, ref[name], name, rtol=rtol, atol=1e-12)
+
+
+def test_split_outputs_are_separate_stops() -> None:
+    fwd = multihead(torch.float64)
+    graph = NamedGraph(fwd, ["y", "q", "k", "v", "x"])
+    assert fwd["q"].grad_fn is fwd["k"].grad_fn  # one node, three named outputs
+    assert [graph.slot_of(n) for n in ("q", "k", "v")] == [0, 1, 2]
+    assert {n: graph.is_stop(fwd["q"].grad_fn, graph.slot_of(n)) for n in "qkv"} == \
+        {"q": "q", "k": "k", "v": "v"}
+    assert graph.consumers("x") == ["q", "k", "v"]
+    # k's gradient alone, pushed down: x receives k's path only.
+    dk = torch.randn(fwd["k"].shape, dtype=torch.float64)
+    arrived = graph.flow_from("k", dk).arrived["x"].grad
+    assert_matches(arrived, dk @ fwd["Wqkv"].detach()[:, 8:16].T, "x", rtol=1e-12)

@@ -26,12 +26,12 @@ def rand(*shape: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-def ev(student: torch.Tensor, expected: torch.Tensor, *, name: str = "x", n: int = N,
+def ev(student: torch.Tensor, expected: torch.Tensor, *, name: str = "x", n: int | dict = N,
        value: torch.Tensor | None = None, branches: dict | None = None,
-       entered=None) -> fp.Evidence:
+       entered=None, upstream: dict | None = None) -> fp.Evidence:
     return fp.Evidence(name, student, expected,
                        value if value is not None else torch.zeros_like(expected), n,
-                       branches or {}, entered or (lambda node: None))
+                       branches or {}, entered or (lambda node: None), upstream or {})
 
 
 def arrival(grad: torch.Tensor, broadcast: torch.Tensor | None = None,
@@ -503,3 +503,104 @@ def test_diagnosis_text() -> None:
     assert Diagnosis().text() is None
     assert Diagnosis(note="inherited: n").text() == "inherited: n"
     assert Diagnosis(finding=SIGN, line=4).text() == f"{SIGN.text} (likely line 4)"
+
+
+# -- sizes beyond the batch, and the hypotheses other packs need -----------------------------
+
+SIZES = {"n": 8, "T": 4, "C": 12}
+
+
+@pytest.mark.parametrize(("factor", "want", "phrase"), [
+    (12, "scale_1_over_n", "C = 12 times too big: a 1/C is missing"),
+    (32, "scale_1_over_n", "n·T = 32 times too big"),
+    (1 / 32, "scale_1_over_n", "n·T = 32 times too small"),
+    (12 / 11, "bessel", "C/(C−1)"),
+    (31 / 32, "bessel", "(n·T−1)/(n·T)"),
+    (12**0.5, "constant_factor", "√C"),
+])
+def test_times_names_the_size(factor, want, phrase) -> None:
+    named = times(factor, SIZES)
+    assert named is not None and named == (want, named[1]) and phrase in named[1], named
+
+
+def test_times_two_readings_of_two_classes_name_no_class() -> None:
+    """×2 where hs = 4: the missing 1/√hs scale or a doubled term — not guessed."""
+    code_, text = times(2.0, {"n": 3, "hs": 4})
+    assert code_ == "unclassified" and "√hs" in text and "twice" in text
+    assert times(2.0, {"n": 3, "hs": 6}) == ("factor_2", times(2.0, 32)[1])
+    # Two sizes of one value, one class: named, with both names.
+    code_, text = times(8.0, {"n": 8, "T": 8})
+    assert code_ == "scale_1_over_n" and "n or T" in text
+
+
+def test_transposed_square_and_permuted() -> None:
+    e = rand(6, 6)
+    assert code(fp.transposed_square(ev(e.T.clone(), e, name="Wo"))) == "transpose"
+    assert fp.transposed_square(ev(e + 1, e)) is None
+    e4 = rand(2, 3, 5, 4)
+    found = fp.transposed(ev(e4.transpose(1, 2).contiguous(), e4, name="qh"))
+    assert code(found) == "transpose" and "(0, 2, 1, 3)" in found.text
+    assert fp.transposed(ev(e4.reshape(2, 5, 3, 4), e4)) is None  # a reshape is no permute
+
+
+def test_not_summed_keeps_dimensions_the_tensor_lacks() -> None:
+    wide = rand(4, 12)
+    found = fp.sum_shape(ev(wide, wide.sum(0), name="gamma"))
+    assert code(found) == "not_summed" and "dimension 0" in found.text
+    per_example = rand(3, 5, 4)
+    assert code(fp.sum_shape(ev(per_example, per_example.sum(0)))) == "not_summed"
+    assert fp.sum_shape(ev(rand(4, 12), rand(12))) is None  # other values: no sum explains
+
+
+def test_wrong_sum_dim_of_the_one_consumer() -> None:
+    dh = rand(3, 5, 12)
+    found = fp.sum_shape(ev(dh.sum((0, 1)), dh.sum((0, 2)), name="b",
+                            upstream={"h": dh}))
+    assert code(found) == "wrong_sum_dim" and "dimensions 0, 2" in found.text
+
+
+def test_branch_factor() -> None:
+    via_a, via_b = rand(N, K), rand(N, K, seed=1)
+    branches = {"xhat": arrival(via_a), "ms": arrival(via_b)}
+    found = fp.branch_factor(ev(via_a + 12 * via_b, via_a + via_b, name="x",
+                                n=SIZES, branches=branches))
+    assert code(found) == "scale_1_over_n" and "through dms" in found.text
+    assert fp.branch_factor(ev(via_a + via_b + rand(N, K, seed=2), via_a + via_b,
+                               branches=branches)) is None
+    assert fp.branch_factor(ev(via_a, via_a + via_b, branches=branches)) is None  # lost
+
+
+def test_layout_reshaped_in_memory_order() -> None:
+    B, nh, T, hs = 2, 3, 4, 5
+    dqh = rand(B, nh, T, hs)
+    right = dqh.transpose(1, 2).reshape(B, T, nh * hs)
+    found = fp.layout(ev(dqh.reshape(B, T, nh * hs), right, name="q", upstream={"qh": dqh}))
+    assert code(found) == "shape" and "memory order" in found.text
+    assert fp.layout(ev(right + 1, right, upstream={"qh": dqh})) is None
+
+
+def test_partial_rows_of_more_dimensions() -> None:
+    e = rand(2, 4, 4)
+    s = e.clone()
+    s[:, :3] += 1.0  # only each batch item's last row right
+    found = fp.partial(ev(s, e, name="masked"))
+    assert code(found) == "partial" and "right in 2 rows" in found.text and "(0, 0)" in found.text
+    tiny = e.clone()
+    tiny[:, 3] *= 1e-6  # the "right" rows are near zero: they show nothing
+    s = tiny.clone()
+    s[:, :3] += 1.0
+    assert fp.partial(ev(s, tiny)) is None
+
+
+def test_derivative_written_on_minus_infinity() -> None:
+    """exp's derivative taken on its input where the input is -inf (a causal mask): the
+    student's NaN and inf sit where the hypothesis puts them."""
+    x = rand(N, K)
+    x[:, -2:] = float("-inf")
+    y = x.exp()
+    dy = rand(N, K, seed=3)
+    node = torch.exp(x.clone().requires_grad_()).grad_fn
+    evidence = ev(x * dy, y * dy, name="masked", value=x,
+                  branches={"att_exp": arrival(y * dy, y * dy, node)},
+                  entered=lambda n: dy if n is node else None)
+    assert code(fp.fingerprint(evidence)) == "derivative_wrong_tensor"

@@ -1,7 +1,7 @@
 # corpus: bug
 # exercise: gpt/block
 # title: db1 summed over the batch only: shape (T, H) instead of (H,)
-# bug-class: wrong_sum_dim
+# bug-class: not_summed
 # root-cause: b1
 # expect-wrong: b1
 

@@ -1,7 +1,7 @@
 # corpus: bug
 # exercise: gpt/block
 # title: splits dycat back into heads with .view(B, n_head, T, hs) instead of .view(B, T, n_head, hs).transpose(1, 2)
-# bug-class: unclassified
+# bug-class: shape
 # root-cause: yh
 # expect-wrong: yh att v scores q k Wq Wk Wv ln1 ln1_gain ln1_bias xhat1 x
 

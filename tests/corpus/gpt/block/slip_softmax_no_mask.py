@@ -1,7 +1,7 @@
 # corpus: bug
 # exercise: gpt/block
 # title: recomputes the attention probabilities from t.scores for the softmax backward and forgets the causal mask
-# bug-class: unclassified
+# bug-class: partial
 # root-cause: scores
 # expect-wrong: scores q k Wq Wk ln1 ln1_gain ln1_bias xhat1 x
 
