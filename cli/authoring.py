@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import keyword
+import logging
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +87,7 @@ def validate_cmd(exercise_ids: tuple[str, ...], all_: bool, solution: Path | Non
     out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     reports: list[dict[str, Any]] = []
     try:
-        with Sandbox() as sandbox:
+        with _one_line_logs(), Sandbox() as sandbox:
             sandbox.ensure_ready()
             for exercise, source, where in jobs_list:
                 if source is None:
@@ -121,8 +123,31 @@ def validate_cmd(exercise_ids: tuple[str, ...], all_: bool, solution: Path | Non
     sys.exit(0 if ok else 1)
 
 
+class _OneLineLog(logging.Handler):
+    """Echo log records to stderr as one line each, without the traceback an exception
+    record carries (the stream is looked up when a record comes, not when made)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+@contextlib.contextmanager
+def _one_line_logs() -> Iterator[None]:
+    """Show the grader's warnings (an exercise that failed, diagnosis given up) as one line
+    each while validating: the report says what failed and where, and unconfigured, Python's
+    last-resort handler would print every record's traceback between the report's lines."""
+    logger = logging.getLogger("grader")
+    handler = _OneLineLog(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def _solution_source(exercise: Any, given: Path | None) -> tuple[str | None, str]:
     """Return (the solution's text or None, its path — or why it is missing)."""
+    from grader.result import MAX_SOURCE_BYTES
     from grader.validate import solution_path
 
     path = given if given is not None else solution_path(exercise)
@@ -130,14 +155,26 @@ def _solution_source(exercise: Any, given: Path | None) -> tuple[str | None, str
         return None, (f"no reference solution for {exercise.id}: its module has no file; "
                       "pass --solution FILE")
     try:
-        return path.read_text(encoding="utf-8"), str(path)
+        # A regular file only, read no further than a submission may be: --solution
+        # /dev/zero (or a FIFO) would otherwise read, or wait, forever.
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None, f"{path} is not a regular file"
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SOURCE_BYTES + 1)
     except FileNotFoundError:
         if given is not None:
             return None, f"no such file: {path}"
         return None, (f"no reference solution for {exercise.id}: looked for {path}; write "
                       "it there or pass --solution FILE")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read {path}: {exc}"
+    except OSError as exc:
+        return None, f"cannot read {path}: {exc.strerror or exc}"
+    if len(raw) > MAX_SOURCE_BYTES:
+        return None, (f"{path} is over {MAX_SOURCE_BYTES // 1024} KiB, the limit of a "
+                      "submission (the solution is graded as one)")
+    try:
+        return raw.decode("utf-8"), str(path)
+    except UnicodeDecodeError as exc:
+        return None, f"{path} is not UTF-8 text (byte {exc.start})"
 
 
 def _missing(exercise_id: str, why: str) -> dict[str, Any]:
@@ -146,7 +183,7 @@ def _missing(exercise_id: str, why: str) -> dict[str, Any]:
             "solution_problem": why, "starter_ok": False, "starter_problem": "not checked",
             "mutants": [], "counts": {}, "solution_file": None,
             "totals": {"mutants": 0, "killed": 0, "survived": 0, "equivalent": 0},
-            "stale_pragmas": [],
+            "stale_pragmas": [], "problem": "",
             "total_ms": 0.0, "mutants_ms": 0.0, "ms_per_mutant": 0.0}
 
 
@@ -179,6 +216,8 @@ def _render(out: Console, r: dict[str, Any]) -> None:
                                 f"[red]{escape(r['solution_problem'])}[/]"))
     out.print("  starter:  " + ("[green]fails cleanly (every tensor not filled in)[/]"
                                 if r["starter_ok"] else f"[red]{escape(r['starter_problem'])}[/]"))
+    if r.get("problem"):
+        out.print(f"  problem:  [red]{escape(r['problem'])}[/]")
     if not r["solution_ok"]:
         out.print("  mutants:  not run (the solution must pass first)\n")
         return
@@ -228,7 +267,7 @@ def _render_summary(out: Console, reports: list[dict[str, Any]]) -> None:
                          else "right", no_wrap=True)
     for r in reports:
         t = r["totals"]
-        table.add_row(escape(r["exercise"]),
+        table.add_row(escape(r["exercise"]) + (" [red](problem)[/]" if r.get("problem") else ""),
                       "[green]ok[/]" if r["solution_ok"] else "[red]FAIL[/]",
                       "[green]ok[/]" if r["starter_ok"] else "[red]FAIL[/]",
                       str(t["mutants"]), str(t["killed"]),
@@ -246,6 +285,11 @@ def _render_summary(out: Console, reports: list[dict[str, Any]]) -> None:
 # -- backprop new-exercise ----------------------------------------------------------------
 
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: Longest pack or exercise name: file names (``test_<pack>_<name>.py``) stay far below
+#: the file system's 255 bytes.
+MAX_NAME = 60
+#: Names taken by a pack's own folders: ``starters.py`` beside ``starters/`` would shadow it.
+RESERVED = frozenset({"starters", "solutions"})
 
 
 @click.command("new-exercise")
@@ -264,9 +308,14 @@ def new_exercise_cmd(pack_name: str, pack_dir: Path | None, tests_dir: Path | No
     a file.
     """
     pack, sep, name = pack_name.partition("/")
-    if not sep or not NAME.match(pack) or not NAME.match(name) or keyword.iskeyword(name):
-        raise click.UsageError(f"{pack_name!r} is not PACK/NAME: both parts must be lower-case "
-                               "Python identifiers ([a-z][a-z0-9_]*), e.g. layers/swiglu")
+    if not sep or not NAME.match(pack) or not NAME.match(name) or keyword.iskeyword(name) \
+            or len(pack) > MAX_NAME or len(name) > MAX_NAME:
+        raise click.UsageError(f"{pack_name[:200]!r} is not PACK/NAME: both parts must be "
+                               f"lower-case Python identifiers ([a-z][a-z0-9_]*, at most "
+                               f"{MAX_NAME} characters), e.g. layers/swiglu")
+    if name in RESERVED:
+        raise click.UsageError(f"{name!r} names a pack's own folder or module "
+                               f"({', '.join(sorted(RESERVED))}): choose another name")
     package = None
     if pack_dir is None:
         pack_dir, package = _installed_pack(pack)
@@ -285,13 +334,11 @@ def new_exercise_cmd(pack_name: str, pack_dir: Path | None, tests_dir: Path | No
         tests_dir / "corpus" / pack / name / "bug_sign_dx.py": files["bug"],
         tests_dir / "exercises" / f"test_{pack}_{name}.py": files["test"],
     }
-    existing = [str(p) for p in targets if p.exists()]
+    existing = [str(p) for p in targets if os.path.lexists(p)]
     if existing:
         raise click.UsageError("refusing to overwrite " + ", ".join(existing))
-    for path, text in targets.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "x", encoding="utf-8") as f:  # "x": never overwrite, even in a race
-            f.write(text)
+    _write_all(targets)
+    for path in targets:
         click.echo(f"wrote {path}")
     init = pack_dir / "__init__.py"
     if _add_module(init, name):
@@ -306,6 +353,33 @@ def new_exercise_cmd(pack_name: str, pack_dir: Path | None, tests_dir: Path | No
                "  python -m grader.versions --update     # record its version and catalog\n"
                f"  backprop validate {pack}/{name}        # no mutant may survive\n"
                f"  pytest {targets_test(tests_dir, pack, name)}")
+
+
+def _write_all(targets: dict[Path, str]) -> None:
+    """Write every file or none: a scaffold missing its test or its solution is worse than
+    no scaffold, so a failure (a read-only folder, a file where a folder should be, a full
+    disk) removes the files and folders this call made and says which path failed."""
+    made_files: list[Path] = []
+    made_dirs: list[Path] = []
+    path = next(iter(targets))
+    try:
+        for path, text in targets.items():
+            missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                made_dirs.append(folder)
+            with open(path, "x", encoding="utf-8") as f:  # "x": never overwrite, even in a race
+                made_files.append(path)
+                f.write(text)
+    except OSError as exc:
+        for done in reversed(made_files):
+            with contextlib.suppress(OSError):
+                done.unlink()
+        for folder in reversed(made_dirs):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}; nothing was "
+                                   "written") from None
 
 
 def targets_test(tests_dir: Path, pack: str, name: str) -> Path:
@@ -403,11 +477,19 @@ def _add_module(init: Path, name: str) -> bool:
                 one = "(\n" + "".join(f'    "{n}",\n' for n in names) + ")"
             new = raw[:start] + one.encode() + raw[end:]
     try:
-        check = ast.parse(new)
+        ast.parse(new)
     except SyntaxError:
         return False
-    init.write_bytes(new)
-    del check
+    # Through a new file and a rename: a full disk leaves the pack's __init__.py as it was,
+    # never cut short.
+    partial = init.with_name(init.name + ".new")
+    try:
+        partial.write_bytes(new)
+        os.replace(partial, init)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        return False
     return True
 
 

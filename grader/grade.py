@@ -7,15 +7,19 @@ This is the one road from source text to a :class:`~grader.result.GradeResult`, 
 from __future__ import annotations
 
 import ast
+import contextlib
 import logging
 import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from grader.diagnosis import Diagnoser, Diagnosis
-from grader.exercise import Case, Exercise
+from grader.exercise import Case, Exercise, Limits
 from grader.judge import TensorDiff, Unusable, combine, compare
 from grader.result import (
     BAD_TYPE,
@@ -49,7 +53,19 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
     if problem:
         return _failed(exercise, ERROR, problem, "", started)
     text = source.decode() if isinstance(source, bytes) else source
-    cases = exercise.cases(student, secret)
+    try:
+        # Before a session holds the sandbox: an exercise that cannot be graded (a float16
+        # dtype, cases that cannot be listed) must not leave the sandbox locked for good.
+        wire_dtype = dtype_name(exercise.dtype)
+        cases = exercise.cases(student, secret)
+        if not cases:
+            raise ValueError("it has no cases (case_specs is empty)")
+        if not isinstance(exercise.limits, Limits):
+            raise TypeError(f"its limits must be a Limits, not a {type(exercise.limits).__name__}")
+    except Exception as exc:
+        fault = ExerciseError(_fault("setup", None, exc))
+        fault.__cause__ = exc
+        return _exercise_failed(exercise, fault, started)
     try:
         session = sandbox.session(text, exercise.limits)
     except Exception:
@@ -57,10 +73,12 @@ def grade(exercise: Exercise, source: str | bytes, *, sandbox: Sandbox,
         sandbox.restart()
         session = sandbox.session(text, exercise.limits)
     started = time.monotonic()  # grading time: not a cold zygote's start-up
-    session.dtype = dtype_name(exercise.dtype)
     with session:
+        session.dtype = wire_dtype
         try:
             run = _run_cases(exercise, cases, session, diagnose)
+        except ExerciseError as exc:
+            return _exercise_failed(exercise, exc, started, session.stdout(), cases)
         except SessionEnded as end:
             message = end.message
             err = end.error
@@ -145,9 +163,11 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
         run.diagnoser = Diagnoser({g.name: exercise.tolerances(g) for g in exercise.graded})
 
     def send(case: Case) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
-        fwd = exercise.forward(case)
-        expect = {g.name: tuple(fwd[g.name].shape) for g in exercise.graded}
-        session.send_case(exercise.student_inputs(fwd), expect)
+        with _exercise_code("forward pass", case):
+            fwd = exercise.forward(case)
+            expect = {g.name: tuple(fwd[g.name].shape) for g in exercise.graded}
+            inputs = exercise.student_inputs(fwd)
+        session.send_case(inputs, expect)
         return fwd, expect
 
     upcoming = send(cases[0])
@@ -156,7 +176,11 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
         # While the child computes: the reference (only now, in the trusted process, after
         # the child has its inputs) and the next case's forward pass.
         cpu = time.thread_time()
-        ref = exercise.reference(fwd)
+        with _exercise_code("reference gradients", case):
+            ref = exercise.reference(fwd)
+            missing = [g.name for g in exercise.graded if g.name not in ref]
+            if missing:
+                raise KeyError(f"no reference gradient for {', '.join(missing)}")
         run.reference_cpu_ms += (time.thread_time() - cpu) * 1000
         reply = session.receive_reply(expect)
         if reply.cpu_ms is None or run.backward_cpu_ms is None:
@@ -186,8 +210,57 @@ def _run_cases(exercise: Exercise, cases: list[Case], session: Session,
                 run.diagnoser.add_raised(case, line if isinstance(line, int) else None)
             else:
                 _diagnose_case(run, exercise, case, fwd, ref, reply, diffs)
-    run.checks = exercise.extra_checks(cases[0], session.ask)
+    with _exercise_code("extra checks", cases[0]):
+        run.checks = exercise.extra_checks(cases[0], session.ask)
     return run
+
+
+class ExerciseError(Exception):
+    """The exercise's own code (its forward pass, reference, extra checks, dtype) failed.
+
+    A fault of the pack, never of the submission: it is told as such (``grading stopped on
+    an unexpected reply from the submission`` blamed the student for an author's bug), and
+    ``backprop validate`` reports it for the exercise.
+    """
+
+
+#: How every result of an :class:`ExerciseError` begins (``grader.validate`` reads it).
+EXERCISE_FAULT = "the exercise itself failed"
+#: The grader's own folder: its frames are not the author's line.
+_GRADER = Path(__file__).resolve().parent
+
+
+def _fault(what: str, case: Case | None, exc: BaseException) -> str:
+    """Say what of the exercise failed, where (its innermost frame: the author's line) and
+    on which case."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not Path(f.filename).resolve().is_relative_to(_GRADER)]
+    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+    on = f" on the {case.describe()}" if case is not None else ""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"{EXERCISE_FAULT} ({what}{on}): {text[:500]}{where}"
+
+
+@contextlib.contextmanager
+def _exercise_code(what: str, case: Case) -> Iterator[None]:
+    """Turn an exception of the exercise's own code into an :class:`ExerciseError`; the
+    session's end (the submission's doing) and a sandbox failure pass through as they are."""
+    try:
+        yield
+    except (SessionEnded, SandboxError, ExerciseError):
+        raise
+    except Exception as exc:
+        raise ExerciseError(_fault(what, case, exc)) from exc
+
+
+def _exercise_failed(exercise: Exercise, exc: ExerciseError, started: float, stdout: str = "",
+                     cases: list[Case] | None = None) -> GradeResult:
+    """The result of a grading the exercise's own code stopped: an error, said to be the
+    exercise's (logged with its traceback for the operator)."""
+    log.error("cannot grade %s: %s", getattr(exercise, "id", "?"), exc,
+              exc_info=exc.__cause__ or exc)
+    return _failed(exercise, ERROR, f"{exc} — a fault of the exercise, not of the "
+                   "submission; it was not graded", stdout, started, cases=cases)
 
 
 #: A backward whose CPU time is at least this many times autograd's backward on the same
@@ -278,8 +351,10 @@ def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Ten
 
 def dtype_name(dtype: torch.dtype) -> str:
     """Return the wire name of an exercise's float dtype (float32 or float64 only)."""
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"an exercise's dtype must be float32 or float64, not {dtype}")
+    if not isinstance(dtype, torch.dtype) or dtype not in (torch.float32, torch.float64):
+        # repr: the string "float64" must not read as if it were the dtype
+        raise ValueError("an exercise's dtype must be torch.float32 or torch.float64, not "
+                         f"{dtype!r}")
     return str(dtype).removeprefix("torch.")
 
 

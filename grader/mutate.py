@@ -75,6 +75,10 @@ _SAME_NDIM = frozenset({
 _TRANSPOSE_CALLS = frozenset({"transpose", "swapaxes", "swapdims"})
 
 
+class MutateError(ValueError):
+    """The solution cannot be mutated (said in words fit for ``backprop validate``)."""
+
+
 @dataclass(frozen=True)
 class Mutant:
     """One mutant of a solution: which operator, where, what changed, the whole new file.
@@ -114,6 +118,7 @@ def mutants(source: str, *, sizes: Mapping[str, int | tuple[int, ...]] | None = 
     :param sizes: the public case's student inputs by name — an int (``n``) or a tensor's
         shape — for ``hardcoded_size``; without it that operator makes none.
     :return: ``[]`` for a file that does not parse or has no ``def backward``.
+    :raise MutateError: for a file that parses but that ``ast`` cannot write back.
     """
     try:
         tree = ast.parse(source)
@@ -123,28 +128,38 @@ def mutants(source: str, *, sizes: Mapping[str, int | tuple[int, ...]] | None = 
     if region is None:
         return []
     roots, param = region
-    nodes = list(ast.walk(tree))
-    index = {id(node): i for i, node in enumerate(nodes)}
+    try:
+        original = ast.unparse(tree)
+    except RecursionError:
+        raise MutateError("the solution is nested too deeply to mutate (Python's ast cannot "
+                          "write it back): split its longest expression over a few "
+                          "lines") from None
+    slots = _slots(tree)
     inside = {id(n) for root in roots for stmt in root.body for n in ast.walk(stmt)}
     planner = _Planner(roots, param, dict(sizes or {}))
-    original = ast.unparse(tree)
     seen = {original}
     lines = pragmas(source)
     found: list[tuple[int, int, Mutant]] = []
-    for node in nodes:
+    for node in ast.walk(tree):
         if id(node) not in inside:
             continue
+        parent, name, i = slots[id(node)]
         for op, build, before in planner.plans(node):
-            mutated = copy.deepcopy(tree)
-            target = list(ast.walk(mutated))[index[id(node)]]
-            replacement = build(target)
-            _replace(mutated, target, replacement)
-            ast.fix_missing_locations(mutated)
+            # Only the node is copied; its mutation is put in its place for as long as it
+            # takes to write the file out, then the original goes back (a copy of the whole
+            # tree per mutant made this quadratic: ~12 s for a 200-term sum).
             try:
-                text = ast.unparse(mutated)
+                replacement = build(copy.deepcopy(node))
+                if not hasattr(replacement, "lineno"):  # unparse reads a statement's line
+                    ast.copy_location(replacement, node)
+                ast.fix_missing_locations(replacement)
+                _put(parent, name, i, replacement)
+                text = ast.unparse(tree)
                 compile(text, "<mutant>", "exec")
-            except (SyntaxError, ValueError, RecursionError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 continue
+            finally:
+                _put(parent, name, i, node)
             if text in seen:
                 continue
             seen.add(text)
@@ -181,19 +196,26 @@ def _region(tree: ast.Module) -> tuple[list[ast.FunctionDef], str] | None:
     return chosen, param
 
 
-def _replace(tree: ast.AST, target: ast.AST, new: ast.AST) -> None:
-    """Put ``new`` where ``target`` is in ``tree`` (in a field or a list of statements)."""
+def _slots(tree: ast.AST) -> dict[int, tuple[ast.AST, str, int | None]]:
+    """Return where each node sits: ``id(node) → (parent, field, index in a list or None)``."""
+    out: dict[int, tuple[ast.AST, str, int | None]] = {}
     for parent in ast.walk(tree):
-        for field, value in ast.iter_fields(parent):
-            if value is target:
-                setattr(parent, field, new)
-                return
-            if isinstance(value, list):
+        for name, value in ast.iter_fields(parent):
+            if isinstance(value, ast.AST):
+                out[id(value)] = (parent, name, None)
+            elif isinstance(value, list):
                 for i, item in enumerate(value):
-                    if item is target:
-                        value[i] = new
-                        return
-    raise ValueError("node not found")  # pragma: no cover - the index is built from the tree
+                    if isinstance(item, ast.AST):
+                        out[id(item)] = (parent, name, i)
+    return out
+
+
+def _put(parent: ast.AST, name: str, i: int | None, node: ast.AST) -> None:
+    """Put ``node`` in ``parent``'s field ``name`` (at ``i`` of a list field)."""
+    if i is None:
+        setattr(parent, name, node)
+    else:
+        getattr(parent, name)[i] = node
 
 
 # -- what to mutate -----------------------------------------------------------------------

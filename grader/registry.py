@@ -51,6 +51,8 @@ def add(cls: type[Exercise]) -> type[Exercise]:
 #: The file beside a pack's modules that describes its exercises without importing them
 #: (written and checked with ``versions.json`` by :mod:`grader.versions`).
 CATALOG = "catalog.json"
+#: A catalog larger than this is not read (ours are a few KiB; starters included).
+MAX_CATALOG_BYTES = 8 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,26 @@ def load_exercises(force: bool = False) -> dict[str, type[Exercise]]:
     if _loaded and not force:
         return EXERCISES
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found: list[type[Exercise]] = []
         try:
-            ep.load()(add)
-        except Exception:
-            log.exception("cannot load exercise pack %s (%s)", ep.name, ep.value)
+            ep.load()(found.append)
+            for cls in found:
+                if not isinstance(getattr(cls, "id", None), str) or not cls.id:
+                    raise TypeError(f"register() added {cls!r}, which has no string id")
+        except (Exception, SystemExit):  # a pack's sys.exit() must not stop the service
+            # All or nothing: a register() that fails half-way adds none of its exercises.
+            log.exception("cannot load exercise pack %s (%s); its exercises are not "
+                          "available", ep.name, ep.value)
+            continue
+        for cls in found:
+            other = EXERCISES.get(cls.id)
+            if other is not None and other is not cls:
+                log.error("exercise pack %s (%s): the id %r is already taken by %s.%s; "
+                          "this one (%s.%s) is skipped", ep.name, ep.value, cls.id,
+                          other.__module__, other.__qualname__, cls.__module__,
+                          cls.__qualname__)
+                continue
+            EXERCISES[cls.id] = cls
     if not EXERCISES:
         log.warning("no exercise pack is installed (entry-point group %s): install the "
                     "project (`pip install -e .`) or a pack", ENTRY_POINT_GROUP)
@@ -127,9 +145,28 @@ def _read_catalog(value: str) -> dict[str, ExerciseInfo] | None:
         return None
     path = Path(spec.origin).with_name(CATALOG)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {i: ExerciseInfo(id=i, **entry) for i, entry in data.items()}
-    except (OSError, ValueError, TypeError):
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CATALOG_BYTES + 1)
+    except OSError:
+        return None
+    try:
+        if len(raw) > MAX_CATALOG_BYTES:
+            raise ValueError(f"over {MAX_CATALOG_BYTES // 2**20} MiB")
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        infos = {i: ExerciseInfo(id=i, **entry) for i, entry in data.items()}
+        for info in infos.values():
+            if not all(isinstance(getattr(info, k), str)
+                       for k in ("id", "title", "description", "starter")) \
+                    or type(info.version) is not int \
+                    or type(info.max_score) not in (int, float):
+                raise ValueError(f"a malformed entry for {info.id!r}")
+        return infos
+    except (ValueError, TypeError, RecursionError) as exc:
+        # Any other shape than the one grader.versions writes: read the pack the slow way.
+        log.warning("ignoring the catalog of exercise pack %s (%s): %s", value, path,
+                    str(exc)[:200])
         return None
 
 
@@ -149,10 +186,21 @@ def catalog() -> dict[str, ExerciseInfo]:
             infos = _read_catalog(value)
             if infos is None:
                 slow = True
-            else:
-                found.update(infos)
+                continue
+            for i, info in infos.items():
+                if i in found:  # as load_exercises(): the first pack keeps its id
+                    log.error("the catalog of exercise pack %s lists %r, already listed by "
+                              "another pack; skipped", value, i)
+                else:
+                    found[i] = info
         if slow:
-            found.update({i: ExerciseInfo.of(get_exercise(i)) for i in load_exercises()})
+            for i in load_exercises():
+                if i in found:
+                    continue
+                try:
+                    found[i] = ExerciseInfo.of(get_exercise(i))
+                except Exception:  # one broken exercise must not hide every other one
+                    log.exception("cannot describe exercise %s; it is not listed", i)
         _catalog = found
     return _catalog
 

@@ -26,8 +26,8 @@ from typing import Any
 import torch
 
 from grader.exercise import Case, Exercise
-from grader.grade import grade
-from grader.mutate import OPERATORS, Mutant, mutants, pragmas
+from grader.grade import EXERCISE_FAULT, grade
+from grader.mutate import OPERATORS, Mutant, MutateError, mutants, pragmas
 from grader.result import GRADED, MISSING, GradeResult
 from grader.sandbox import Sandbox
 
@@ -93,6 +93,9 @@ class Report:
     jobs: int = 1
     #: The lines of the solution that carry a ``# validate: equivalent`` pragma.
     pragma_lines: list[int] = field(default_factory=list)
+    #: What else keeps the exercise from being valid (empty: nothing found): graded tensors
+    #: built in another dtype than it declares, a solution that cannot be mutated.
+    problem: str = ""
 
     @property
     def survivors(self) -> list[MutantResult]:
@@ -101,7 +104,8 @@ class Report:
     @property
     def ok(self) -> bool:
         """The solution passes, the starter fails cleanly and no mutant survives."""
-        return self.solution_ok and self.starter_ok and not self.survivors
+        return self.solution_ok and self.starter_ok and not self.survivors \
+            and not self.problem
 
     def stale_pragmas(self) -> list[int]:
         """Return the lines whose ``# validate: equivalent`` pragma is not needed: the line
@@ -155,6 +159,7 @@ def validate(exercise: Exercise, solution: str, *, sandbox: Sandbox,
     report = Report(exercise.id, jobs=max(1, jobs))
     cached = _Cached(exercise)
 
+    report.problem = _dtype_problem(cached)
     t0 = time.monotonic()
     # The solution and the starter with diagnosis (its words are the report's), on the
     # exercise itself: diagnosis works on a case's autograd graph, which the mutants share.
@@ -170,7 +175,11 @@ def validate(exercise: Exercise, solution: str, *, sandbox: Sandbox,
 
     if report.solution_ok:
         t0 = time.monotonic()
-        planted = mutants(solution, sizes=public_sizes(cached))
+        try:
+            planted = mutants(solution, sizes=public_sizes(cached))
+        except MutateError as exc:
+            planted = []
+            report.problem = report.problem or str(exc)
         report.pragma_lines = sorted(pragmas(solution))
         report.mutants = _grade_mutants(cached, planted, sandbox, progress, report.jobs)
         report.mutants_ms = _ms(t0)
@@ -280,6 +289,8 @@ def _what_failed(result: GradeResult) -> str:
 
 def _solution_problem(result: GradeResult) -> str:
     """Return why the reference solution is not a full-marks submission ("" when it is)."""
+    if result.message.startswith(EXERCISE_FAULT):
+        return _first_line(result.message, 700)
     if result.status != GRADED:
         return f"the solution does not run ({result.status}): {_first_line(result.message)}"
     problems = [f"{t.name}: {t.status}" + (f" in {t.failed_case}" if t.failed_case else "")
@@ -294,6 +305,33 @@ def _solution_problem(result: GradeResult) -> str:
     return ""
 
 
+def _dtype_problem(exercise: Exercise) -> str:
+    """Return why the public case's graded tensors do not match the exercise's ``dtype``.
+
+    Students get ``t`` in ``dtype`` and must answer in it, but the judge works in the
+    reference's dtype: a float64 exercise whose forward pass builds float32 judges in
+    float32 (its tight tolerance then passes float32-rounded answers), and a float32
+    exercise built in float64 judges float32 answers against float64 gradients. Nothing
+    fails loudly either way, so it is said here. A forward pass that raises is left to
+    grading, which reports it.
+    """
+    try:
+        fwd = exercise.forward(exercise.cases(STUDENT, SECRET)[0])
+        built = {g.name: fwd[g.name].dtype for g in exercise.graded
+                 if isinstance(fwd.get(g.name), torch.Tensor)
+                 and fwd[g.name].is_floating_point()}
+    except Exception:  # noqa: BLE001 — grading the solution says what failed, and where
+        return ""
+    other = sorted(n for n, d in built.items() if d != exercise.dtype)
+    if not other:
+        return ""
+    found = ", ".join(sorted({str(built[n]).removeprefix("torch.") for n in other}))
+    declared = str(exercise.dtype).removeprefix("torch.")
+    return (f"the forward pass builds {', '.join(other[:6])}{' …' if len(other) > 6 else ''} "
+            f"in {found}, but the exercise's dtype is {declared}: build every graded tensor "
+            f"in {declared} (or set dtype to match)")
+
+
 def _starter_problem(exercise: Exercise, sandbox: Sandbox) -> str:
     """Return why the starter is not a clean, clear failure ("" when it is one).
 
@@ -303,6 +341,8 @@ def _starter_problem(exercise: Exercise, sandbox: Sandbox) -> str:
     if not exercise.starter.strip():
         return "the exercise has no starter"
     result = grade(exercise, exercise.starter, sandbox=sandbox, student=STUDENT, secret=SECRET)
+    if result.message.startswith(EXERCISE_FAULT):
+        return _first_line(result.message, 700)
     if result.status != GRADED:
         return f"the starter does not run cleanly ({result.status}): " \
                f"{_first_line(result.message)}"

@@ -118,23 +118,25 @@ def snapshot(value: Any, _type=type, _dict=dict, _str=str, _items=dict.items,
 
 
 def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int = 0,
-                  want: torch.dtype = torch.float32,
+                  want: torch.dtype = torch.float32, misshaped_bytes: float = float("inf"),
                   _type=type, _dict=dict, _issubclass=issubclass) \
         -> tuple[dict[str, Any], dict[str, memoryview]]:
     """Describe a ``backward`` return value; attach payloads only for well-formed tensors.
 
     ``value`` is a :func:`snapshot`. A payload is sent only for a ``want`` tensor (the
-    exercise's float dtype) of the
-    expected shape, or of a wrong shape within :func:`wire.misshaped_ok`'s bound: everything
-    else is described (type, dtype, shape) without its bytes, so a 1 GiB tensor never crosses
-    the channel. Tensors are read through the C-level ``TensorBase`` with
-    ``__torch_function__`` disabled, so no method of a tensor subclass runs here.
+    exercise's float dtype) of the expected shape, or of a wrong shape within
+    :func:`wire.misshaped_ok`'s bound while the wrong ones fit ``misshaped_bytes`` together
+    (:func:`wire.misshaped_budget`, the parent's same rule): everything else is described
+    (type, dtype, shape) without its bytes, so a 1 GiB tensor never crosses the channel.
+    Tensors are read through the C-level ``TensorBase`` with ``__torch_function__``
+    disabled, so no method of a tensor subclass runs here.
     """
     if _type(value) is not _dict:  # a snapshot is a plain dict, or not a dict at all
         return {"type": "reply", "ok": True, "not_dict": _type(value).__name__}, {}
     entries: list[dict[str, Any]] = []
     payloads: dict[str, memoryview] = {}
     storages: dict[int, list[str]] = {}
+    spent = 0
     with _NO_TORCH_FUNCTION():
         for name in expect:
             if name not in value:
@@ -142,21 +144,24 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
             v = value[name]
             if v is None:
                 entries.append({"name": name, "kind": "none"})
-            elif _issubclass(_type(v), _TensorBase) and _layout(v) == torch.strided:
+            elif _issubclass(_type(v), _TensorBase):
                 # type(), not isinstance(): an object can fake __class__ to pass isinstance.
-                dtype_obj, shape = _dtype(v), tuple(_shape(v))
-                dtype = wire.DTYPE_NAMES.get(dtype_obj, str(dtype_obj).replace("torch.", ""))
-                # A wrong shape still travels (bounded) so diagnosis can name the mistake.
-                ok = dtype_obj == want and (
-                    list(shape) == list(expect[name])
-                    or wire.misshaped_ok(shape, expect[name]))
-                entries.append({"name": name, "kind": "tensor", "dtype": dtype,
-                                "shape": list(shape), "payload": ok})
-                ptr = _storage_ptr(v)
-                if ptr:
-                    storages.setdefault(ptr, []).append(name)
-                if ok:
-                    payloads[name] = wire.tensor_bytes(_detach(v))  # may raise: caller's try
+                try:
+                    entry, payload = _describe_tensor(name, v, expect[name], want,
+                                                      misshaped_bytes - spent)
+                except Exception as exc:  # noqa: BLE001 — nested, a broken subclass, …
+                    entry, payload = {"name": name, "kind": "other", "type": (
+                        f"{_type_name(v)} whose values cannot be read "
+                        f"({_type_name(exc)})")}, None
+                entries.append(entry)
+                if payload is not None:
+                    payloads[name] = payload
+                    if entry["shape"] != list(expect[name]):
+                        spent += len(payload)
+                if entry["kind"] == "tensor":
+                    ptr = _storage_ptr(v)
+                    if ptr:
+                        storages.setdefault(ptr, []).append(name)
             else:
                 entries.append({"name": name, "kind": "other", "type": _type_name(v)})
     extra = sorted(str(k)[:100] for k in value if k not in expect)[:50]
@@ -167,6 +172,35 @@ def encode_return(value: Any, expect: Mapping[str, list[int]], extra_keys: int =
     shares = [names for names in storages.values() if len(names) > 1]
     return {"type": "reply", "ok": True, "tensors": entries, "extra": extra,
             "shares": shares}, payloads
+
+
+def _describe_tensor(name: str, v: Any, expected: list[int], want: torch.dtype,
+                     room: float) -> tuple[dict[str, Any], memoryview | None]:
+    """Return one tensor's entry and its bytes (None: described only).
+
+    A tensor whose bytes a plain strided CPU tensor cannot give — sparse, on the meta
+    device, a dtype the wire does not carry (complex, float8) — is described, never read,
+    so it is the student's mistake to name, not "backward raised".
+    """
+    layout = _layout(v)
+    if layout != torch.strided:
+        kind = str(layout).removeprefix("torch.")
+        return {"name": name, "kind": "other",
+                "type": f"{_type_name(v)} in {kind} layout (use .to_dense())"}, None
+    device = _device(v)
+    if device.type != "cpu":
+        return {"name": name, "kind": "other",
+                "type": f"{_type_name(v)} on the {device.type} device"}, None
+    dtype_obj, shape = _dtype(v), [int(s) for s in _shape(v)]
+    dtype = wire.DTYPE_NAMES.get(dtype_obj, str(dtype_obj).replace("torch.", ""))
+    # A wrong shape still travels (bounded) so diagnosis can name the mistake.
+    ok = dtype_obj == want and (
+        shape == list(expected)
+        or (wire.misshaped_ok(shape, expected)
+            and wire.nbytes(dtype, shape) <= room))
+    payload = wire.tensor_bytes(_detach(v)) if ok else None
+    return {"name": name, "kind": "tensor", "dtype": dtype, "shape": shape,
+            "payload": ok}, payload
 
 
 def _storage_ptr(v: Any) -> int:
@@ -206,6 +240,7 @@ def _issubclass_tensor(v: Any) -> bool:
 _TensorBase = torch._C.TensorBase
 _NO_TORCH_FUNCTION = torch._C.DisableTorchFunctionSubclass
 _layout = _TensorBase.layout.__get__
+_device = _TensorBase.device.__get__
 _dtype = _TensorBase.dtype.__get__
 _shape = _TensorBase.shape.__get__
 _detach = _TensorBase.detach
@@ -331,7 +366,10 @@ def serve(sock: socket.socket) -> NoReturn:
                 value, dropped = snapshot(value)
                 want = wire.DTYPES[request.get("dtype", "float32")] \
                     if request.get("dtype") in wire.GRADIENT_DTYPES else torch.float32
-                header, payloads = encode_return(value, request["expect"], dropped, want)
+                room = request.get("misshaped_bytes")
+                room = room if type(room) in (int, float) else float("inf")
+                header, payloads = encode_return(value, request["expect"], dropped, want,
+                                                 room)
             except Exception as exc:  # e.g. a tensor whose storage cannot be read
                 check(None)
                 _send_reply(sock, {"type": "reply", "ok": False,

@@ -416,7 +416,13 @@ class Session:
         self._inputs = frozenset(tensors)
         scalars = {k: v for k, v in inputs.items() if not isinstance(v, torch.Tensor)}
         self._send({"type": "case", "scalars": scalars, "dtype": self.dtype,
-                    "expect": {k: list(v) for k, v in expect.items()}}, tensors)
+                    "expect": {k: list(v) for k, v in expect.items()},
+                    "misshaped_bytes": self._misshaped_bytes(expect)}, tensors)
+
+    def _misshaped_bytes(self, expect: Mapping[str, tuple[int, ...]]) -> int:
+        """The bytes a reply's mis-shaped gradients may take together (told to the child,
+        enforced on its reply): what ``Limits.result_bytes`` leaves after the expected ones."""
+        return int(wire.misshaped_budget(expect, self.dtype, self.limits.result_bytes))
 
     def receive_reply(self, expect: Mapping[str, tuple[int, ...]]) -> Reply:
         """Wait for the reply to the case last sent; return what came back, verified."""
@@ -434,7 +440,8 @@ class Session:
             return Reply(not_dict=clean_text(header["not_dict"], 100), cpu_ms=cpu)
         with self._reading():
             entries = wire.parse_entries(header)
-            payloads = wire.read_payloads(self.reader, entries, expect, self.dtype)
+            payloads = wire.read_payloads(self.reader, entries, expect, self.dtype,
+                                          self._misshaped_bytes(expect))
         extra = header.get("extra") if isinstance(header.get("extra"), list) else []
         shaped = {k: v for k, v in payloads.items() if tuple(v.shape) == tuple(expect[k])}
         return Reply(entries={e.name: e for e in entries if e.name in expect},

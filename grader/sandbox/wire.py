@@ -255,17 +255,21 @@ def parse_entries(header: Mapping[str, Any], max_entries: int = 4096) -> list[Re
         if kind not in ("tensor", "none", "other"):
             raise WireError("malformed tensor kind")
         dtype, shape = e.get("dtype"), e.get("shape")
+        payload = bool(e.get("payload")) and kind == "tensor"
         if kind == "tensor":
-            if dtype not in DTYPES or not isinstance(shape, list) or len(shape) > 16 or \
+            # A payload's dtype sizes the bytes that follow: one of ours. A tensor described
+            # without its bytes may be of any dtype (complex128, uint16, float8_e4m3fn: a
+            # student's mistake to name, not a broken channel); its name is only shown.
+            if not isinstance(dtype, str) or (payload and dtype not in DTYPES) or \
+                    not isinstance(shape, list) or len(shape) > 16 or \
                     not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**62
                             for s in shape):
                 raise WireError("malformed tensor dtype or shape")
-            shape = tuple(shape)
+            dtype, shape = clean_text(dtype, 40), tuple(shape)
         else:
             dtype, shape = None, None
         type_name = clean_text(e.get("type", kind), 100)
-        out.append(Returned(e["name"], kind, type_name, dtype, shape,
-                            bool(e.get("payload")) and kind == "tensor"))
+        out.append(Returned(e["name"], kind, type_name, dtype, shape, payload))
     return out
 
 
@@ -312,29 +316,55 @@ MISSHAPED_MIN = 4096
 GRADIENT_DTYPES = ("float32", "float64")
 
 
+def misshaped_budget(expected: Mapping[str, Sequence[int]], dtype: str,
+                     result_bytes: float) -> float:
+    """Return the bytes one reply's mis-shaped payloads may take together.
+
+    ``Limits.result_bytes`` bounds a reply: the expected gradients (sized by the exercise,
+    trusted) come first, mis-shaped ones share what is left. Each mis-shaped tensor is
+    bounded by :func:`misshaped_ok` in elements, so in bytes it grows with the dtype (8 bytes
+    in a float64 exercise); this keeps the sum within the limit whatever the exercise.
+    """
+    size = DTYPES[dtype].itemsize if dtype in DTYPES else 8
+    return max(0.0, result_bytes - sum(math.prod(s) * size for s in expected.values()))
+
+
 def read_payloads(reader: Reader, entries: list[Returned],
                   expected: Mapping[str, tuple[int, ...]],
-                  dtype: str = "float32") -> dict[str, torch.Tensor]:
+                  dtype: str = "float32", misshaped_bytes: float = math.inf) \
+        -> dict[str, torch.Tensor]:
     """Read the payloads an untrusted header announced, allowing only expected ones.
 
     A payload is accepted only for an expected name, in ``dtype`` (the exercise's float
     dtype, one of :data:`GRADIENT_DTYPES`), in the expected shape or
-    a bounded wrong one (:func:`misshaped_ok`); any other announced payload is a protocol
-    violation (raised before reading it), so the parent's allocation stays bounded.
+    a bounded wrong one (:func:`misshaped_ok`), the wrong ones within ``misshaped_bytes``
+    together (:func:`misshaped_budget`, which the child was told); any other announced
+    payload is a protocol violation, raised before any payload is read, so the parent's
+    allocation stays bounded.
     """
     if dtype not in GRADIENT_DTYPES:
         raise WireError(f"gradients cannot travel as {dtype}")
-    out: dict[str, torch.Tensor] = {}
+    accepted: set[str] = set()
+    spent = 0
     for e in entries:
         if not e.payload:
             continue
-        if e.name not in expected or e.dtype != dtype or e.name in out or (
+        if e.name not in expected or e.dtype != dtype or e.name in accepted or (
                 e.shape != tuple(expected[e.name])
                 and not misshaped_ok(e.shape, expected[e.name])):
             raise WireError(f"unexpected payload for {e.name!r}")
-        buf = bytearray(nbytes(dtype, list(e.shape)))
-        reader.read_into(memoryview(buf))
-        out[e.name] = _from_bytes(buf, dtype, list(e.shape))
+        if e.shape != tuple(expected[e.name]):
+            spent += nbytes(dtype, list(e.shape))
+            if spent > misshaped_bytes:
+                raise WireError(f"mis-shaped payloads over the reply's {misshaped_bytes:.0f} "
+                                "bytes")
+        accepted.add(e.name)
+    out: dict[str, torch.Tensor] = {}
+    for e in entries:
+        if e.payload:
+            buf = bytearray(nbytes(dtype, list(e.shape)))
+            reader.read_into(memoryview(buf))
+            out[e.name] = _from_bytes(buf, dtype, list(e.shape))
     return out
 
 

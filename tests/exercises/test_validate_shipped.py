@@ -35,6 +35,7 @@ def test_validate_finds_nothing(exercise_id: str, sandbox: Sandbox) -> None:
     path = solution_path(exercise)
     assert path is not None and path.is_file(), f"{exercise_id}: no reference solution"
     report = validate(exercise, path.read_text(encoding="utf-8"), sandbox=sandbox)
+    assert not report.problem, report.problem  # e.g. tensors not in the declared dtype
     assert report.solution_ok, report.solution_problem
     assert report.starter_ok, report.starter_problem
     assert report.mutants, "no mutant was planted: the solution is not a backward pass?"
