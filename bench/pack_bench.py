@@ -15,10 +15,12 @@ the file ``backprop validate`` mutates):
   zygote per submission, diagnosis on, as ``backprop check`` and the workers grade);
 * the ratio sandboxed / in process, measured in the same run.
 
-Budget (a ratio, so it holds on a machine 2–3× slower or busier): every pack exercise's
-sandboxed p50 is at most 2× that of makemore4/ex1, the lecture's 26-tensor exercise, measured
-in the same run — no pack exercise may feel slower to a student than the course's first one
-by more than that.
+Budget (a ratio, so it holds on a machine 2–3× slower or busier): every exercise of the
+packs beyond the lecture has a sandboxed p50 at most 2× that of makemore4/ex1, the lecture's
+26-tensor exercise, measured in the same run — no pack exercise may feel slower to a student
+than the course's first one by more than that. The makemore4 rows are the yardstick
+(``grade_bench.py`` holds their budgets); ex4's sandboxed time includes its training check,
+which the in-process column does not run.
 """
 
 from __future__ import annotations
@@ -128,7 +130,10 @@ def main(argv: list[str] | None = None) -> None:
     base = next(r for r in rows if r["exercise"] == BASELINE)["sandboxed_p50_ms"]
     for r in rows:
         r["vs_baseline"] = round(r["sandboxed_p50_ms"] / base, 2)
-        r["met"] = r["vs_baseline"] <= BUDGET_RATIO
+        # The lecture's own exercises are the yardstick, with budgets of their own
+        # (grade_bench.py); ex4's row includes its 50-step training check.
+        r["met"] = None if r["exercise"].startswith("makemore4/") \
+            else r["vs_baseline"] <= BUDGET_RATIO
     fig = {"machine": machine(), "n": args.n, "baseline": BASELINE,
            "budget_ratio": BUDGET_RATIO, "rows": rows, "skipped": skipped}
     if args.json:
@@ -155,6 +160,7 @@ def print_table(fig: dict[str, Any]) -> None:
                       f"{r['in_process_ms']:.2f}", f"{r['sandboxed_p50_ms']:.2f}",
                       f"{r['sandboxed_p95_ms']:.2f}", f"{r['ratio']:.1f}×",
                       f"{r['vs_baseline']:.2f}×",
+                      "reference" if r["met"] is None else
                       "[green]met[/green]" if r["met"] else "[red]MISSED[/red]")
     console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(table)
