@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 BACKPROP = str(Path(sys.executable).with_name("backprop"))
 CORPUS = Path(__file__).parents[1] / "corpus/makemore4/ex2"
 
@@ -65,13 +67,37 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "-j and --no-diagnosis are for a local batch" in proc.stderr
 
 
-def test_csv_carries_both_scores_and_root_causes(tmp_path: Path) -> None:
+#: The ex1 class of the two tests below, in file (and so row) order: student → corpus file.
+EX1_CLASS = {"erin": "bug_no_1_over_n.py", "fay": "lecture.py", "fred": "bug_transpose_dW2.py",
+             "gina": "fused.py", "hal": "bug_sign_bnmeani.py"}
+
+
+@pytest.fixture(scope="module")
+def ex1_class(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of ex1 files, one per student of ``EX1_CLASS``."""
+    folder = tmp_path_factory.mktemp("ex1-class")
+    for student, name in EX1_CLASS.items():
+        (folder / f"{student}.py").write_text((CORPUS.parent / "ex1" / name).read_text())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def one_sandbox(ex1_class: Path) -> subprocess.CompletedProcess[str]:
+    """``backprop batch -j 1`` of the ex1 class: graded once, read by both tests below (each
+    batch run pays for a torch import and a sandbox start)."""
+    return run(str(ex1_class), "-e", "makemore4/ex1", "-j", "1")
+
+
+def _rows(out: str) -> list[dict]:
+    """The CSV's rows without the run times (wall times differ from run to run)."""
+    return [{k: v for k, v in r.items() if k != "runtime_ms"}
+            for r in csv.DictReader(io.StringIO(out))]
+
+
+def test_csv_carries_both_scores_and_root_causes(
+        one_sandbox: subprocess.CompletedProcess[str]) -> None:
     """An instructor's sheet: strict and carry-forward scores, root causes, fingerprints."""
-    ex1 = CORPUS.parent / "ex1"
-    (tmp_path / "erin.py").write_text((ex1 / "bug_no_1_over_n.py").read_text())
-    (tmp_path / "fred.py").write_text((ex1 / "bug_transpose_dW2.py").read_text())
-    (tmp_path / "gina.py").write_text((ex1 / "fused.py").read_text())
-    proc = run(str(tmp_path), "-e", "makemore4/ex1")
+    proc = one_sandbox
     assert proc.returncode == 0, proc.stderr
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(proc.stdout))}
     assert rows["erin"]["root_causes"] == "logprobs"
@@ -85,68 +111,59 @@ def test_csv_carries_both_scores_and_root_causes(tmp_path: Path) -> None:
 
 
 def test_parallel_sandboxes_give_the_same_csv_and_diagnosis_can_be_skipped(
-        tmp_path: Path) -> None:
+        ex1_class: Path, one_sandbox: subprocess.CompletedProcess[str]) -> None:
     """-j 2 grades side by side in two sandboxes: the same rows, in the files' order, as one
     sandbox; --no-diagnosis leaves root causes, fingerprints and carry-forward empty."""
-    ex1 = CORPUS.parent / "ex1"
-    files = ["bug_no_1_over_n.py", "lecture.py", "bug_transpose_dW2.py", "fused.py",
-             "bug_sign_bnmeani.py"]
-    for i, name in enumerate(files):
-        (tmp_path / f"s{i}.py").write_text((ex1 / name).read_text())
-    one = run(str(tmp_path), "-e", "makemore4/ex1", "-j", "1")
-    two = run(str(tmp_path), "-e", "makemore4/ex1", "-j", "2")
+    one = one_sandbox
+    two = run(str(ex1_class), "-e", "makemore4/ex1", "-j", "2")
     assert one.returncode == two.returncode == 0, one.stderr + two.stderr
 
-    def rows(out: str) -> list[dict]:
-        return [{k: v for k, v in r.items() if k != "runtime_ms"}
-                for r in csv.DictReader(io.StringIO(out))]
-
-    assert rows(one.stdout) == rows(two.stdout)
-    assert [r["student"] for r in rows(two.stdout)] == [f"s{i}" for i in range(len(files))]
-    quick = run(str(tmp_path), "-e", "makemore4/ex1", "--no-diagnosis")
+    assert _rows(one.stdout) == _rows(two.stdout)
+    assert [r["student"] for r in _rows(two.stdout)] == list(EX1_CLASS)
+    quick = run(str(ex1_class), "-e", "makemore4/ex1", "--no-diagnosis")
     assert quick.returncode == 0, quick.stderr
-    fast = rows(quick.stdout)
-    assert [r["score"] for r in fast] == [r["score"] for r in rows(one.stdout)]
+    fast = _rows(quick.stdout)
+    assert [r["score"] for r in fast] == [r["score"] for r in _rows(one.stdout)]
     assert all(r["root_causes"] == r["fingerprints"] == r["carry_forward_score"] == ""
                for r in fast)
-    assert any(r["root_causes"] for r in rows(one.stdout))
+    assert any(r["root_causes"] for r in _rows(one.stdout))
 
 
-def test_a_grading_process_that_dies_costs_its_file_only(tmp_path: Path, monkeypatch) -> None:
+#: ``backprop batch`` with a grader that crashes its forked grading process on file s2.
+DYING_BATCH = """
+import os, sys
+from cli import batch
+real = batch._grade_one
+def grade_one(exercise, code, sandbox, student, *args, **kwargs):
+    if student == "s2":
+        os._exit(3)  # in the forked grading process
+    return real(exercise, code, sandbox, student, *args, **kwargs)
+batch._grade_one = grade_one
+batch.batch_cmd.main(sys.argv[1:], prog_name="backprop batch")
+"""
+
+
+def test_a_grading_process_that_dies_costs_its_file_only(tmp_path: Path) -> None:
     """Files are graded by forked grading processes; one that dies (a crash of the grader's
     own, never the submission's: that runs in its sandboxed child) fails only the file it was
-    grading. The files it had been handed next go to a replacement; rows keep their order."""
+    grading. The files it had been handed next go to a replacement; rows keep their order.
+
+    The batch runs in a fresh interpreter, as the command does: forked from this test process
+    instead, a worker ran the after-fork hooks of whatever earlier tests left here (kombu's
+    connection pools, read from a socket the parent owns) and could wait forever."""
     import os
 
-    import torch
-    from click.testing import CliRunner
-
-    from cli import batch
-
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(var, "1")  # batch sets them for good otherwise
-    monkeypatch.setenv("BACKPROP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SECRET_KEY", "test-secret")
-    threads = torch.get_num_threads()
-    real = batch._grade_one
-
-    def grade_one(exercise, code, sandbox, student, *args, **kwargs):
-        if student == "s2":
-            os._exit(3)  # in the forked grading process
-        return real(exercise, code, sandbox, student, *args, **kwargs)
-
-    monkeypatch.setattr(batch, "_grade_one", grade_one)
     folder = tmp_path / "subs"
     folder.mkdir()
     for i in range(6):
         (folder / f"s{i}.py").write_text((CORPUS / "lecture.py").read_text())
     out = tmp_path / "out.csv"
-    try:
-        result = CliRunner().invoke(batch.batch_cmd, [str(folder), "-e", "makemore4/ex2",
-                                                      "-o", str(out), "-j", "2"])
-    finally:
-        torch.set_num_threads(threads)
-    assert result.exit_code == 0, result.output
+    env = {**os.environ, "BACKPROP_HOME": str(tmp_path / "home"), "SECRET_KEY": "test-secret"}
+    result = subprocess.run([sys.executable, "-c", DYING_BATCH, str(folder), "-e",
+                             "makemore4/ex2", "-o", str(out), "-j", "2"],
+                            capture_output=True, text=True, timeout=180, env=env,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
     rows = list(csv.DictReader(out.open(newline="")))
     assert [r["student"] for r in rows] == [f"s{i}" for i in range(6)]
     assert rows[2]["status"] == "error", rows[2]

@@ -111,13 +111,22 @@ def test_regrade_shows_the_changes_and_applies_only_when_asked(env: dict[str, st
     out = run(env, "gradebook", "CS-101", "--format", "moodle")
     assert "ada@example.org,1.0" in out.stdout  # the export follows the current grading
 
-    out = run(env, "regrade", "CS-101", "makemore4/ex2", "--discard")
-    assert out.returncode == 2 and "no pending regrade to discard" in out.stderr
-    out = run(env, "regrade", "CS-101", "makemore4/ex9")
-    assert out.returncode == 2 and "has no assignment of 'makemore4/ex9'" in out.stderr
-    out = run(env, "regrade", "CS-101", "makemore4/ex2", "--student", "nobody@example.org",
-              "--wait", "0")
-    assert out.returncode == 2 and "no user with e-mail" in out.stderr
+    # Usage errors: exit 2 and one clear line (in-process: the same command's code, without
+    # an interpreter start per case; the subprocess road is the one above).
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    for args, words in [
+        (("--discard",), "no pending regrade to discard"),
+        (("--student", "nobody@example.org", "--wait", "0"), "no user with e-mail"),
+    ]:
+        out = CliRunner().invoke(main, ["regrade", "CS-101", "makemore4/ex2", *args], env=env)
+        assert out.exit_code == 2 and words in out.stderr, (args, out.output, out.exception)
+        assert "Traceback" not in out.output, args
+    out = CliRunner().invoke(main, ["regrade", "CS-101", "makemore4/ex9"], env=env)
+    assert out.exit_code == 2, (out.output, out.exception)
+    assert "has no assignment of 'makemore4/ex9'" in out.stderr
 
 
 def test_a_discarded_regrade_keeps_the_grades(env: dict[str, str]) -> None:
