@@ -19,7 +19,8 @@ of length 1. The operators imitate the mistakes of the lecture (and of the test 
                           ``1/e`` or ``e**-1`` factor of a product
 ``assign``                ``x += e`` → ``x = e``
 ``hardcoded_size``        a size read from ``t`` (``t.n``, ``t.X.shape[i]``, ``t.X.size(i)``,
-                          ``len(t.X)``, ``t.X.shape``) → the public case's literal value
+                          ``t.X.numel()``, ``len(t.X)``, ``t.X.shape``) → the public case's
+                          literal value
 ========================  ===============================================================
 
 Only code inside ``def backward(t)`` (its nested helpers, and module-level functions it
@@ -383,6 +384,15 @@ class _Planner:
                 i = _literal_dims(node.args[0]) if len(node.args) == 1 else None
                 if isinstance(i, int) and -len(shape) <= i < len(shape):
                     return shape[i]
+            elif isinstance(node.func, ast.Attribute) and node.func.attr == "numel" and \
+                    not node.args and not node.keywords:
+                shape = self._shape(node.func.value)
+                if shape is None:
+                    return None
+                count = 1
+                for d in shape:
+                    count *= d
+                return count
             elif isinstance(node.func, ast.Name) and node.func.id == "len" and \
                     len(node.args) == 1 and not node.keywords:
                 shape = self._shape(node.args[0])

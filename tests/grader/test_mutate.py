@@ -122,6 +122,10 @@ def test_hardcoded_size_uses_the_public_sizes() -> None:
         "n = t.n; x = t.x; a = x.shape[1] + t.x.size(0) + len(t.x); B, C = (32, 27)",
     ]
     assert _bodies(src, "hardcoded_size") == []  # no sizes, no such mutants
+    # numel() is a size too (mse's 1/numel): the public count, n·d.
+    got = _bodies("def backward(t):\n    return {'d': 2 * t.d / t.d.numel()}\n",
+                  "hardcoded_size", sizes={"d": (16, 12)})
+    assert got == ["return {'d': 2 * t.d / 192}"]
 
 
 def test_no_equivalent_mutants_of_dead_code_dims_or_inputs_named_T() -> None:
