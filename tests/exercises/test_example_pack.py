@@ -120,3 +120,17 @@ def test_versions_report_no_drift_for_the_pack(env: dict[str, str], installed: P
     assert out.stdout.strip() == str(installed / "backprop_pack_example" / "__init__.py")
     assert "Traceback" not in out.stderr, out.stderr
     assert not [line for line in out.stderr.splitlines() if line.startswith(IDS)], out.stderr
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_validate_finds_no_surviving_mutant(env: dict[str, str], exercise_id: str) -> None:
+    """The author's gate, on the installed pack: its solutions (kept out of the wheel) are
+    passed with --solution, as docs/authoring.md says for an installed pack."""
+    name = exercise_id.split("/")[1]
+    solution = PACK / "src" / "backprop_pack_example" / "solutions" / f"{name}.py"
+    out = run(env, str(BIN / "backprop"), "validate", exercise_id, "--solution", str(solution),
+              "--json")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    (report,) = json.loads(out.stdout)["exercises"]
+    assert report["ok"] and report["totals"]["survived"] == 0, report["totals"]
+    assert report["totals"]["mutants"] >= 5
