@@ -49,3 +49,32 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("BACKPROP_NO_PRELOAD", "1")
     monkeypatch.delenv("SECRET_KEY", raising=False)
     os.environ.pop("SECRET_KEY", None)
+
+
+#: What ``backprop batch`` and ``backprop validate`` pin for their own process (one thread,
+#: workers forked): run in process through CliRunner, they must not pin the rest of the run.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads() -> Iterator[None]:
+    """Restore the thread settings a test's in-process command changed.
+
+    A daemon or worker a later test starts inherits the environment, and torch's thread
+    count decides float rounding: a leaked ``OMP_NUM_THREADS=1`` made a daemon's reference
+    gradients differ from this process's in the last bit (the daemon-vs-in-process verdict
+    test compares max diffs exactly).
+    """
+    import sys
+
+    env = {k: os.environ.get(k) for k in _THREAD_VARS}
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    yield
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

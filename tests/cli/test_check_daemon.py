@@ -87,7 +87,11 @@ def test_concurrent_checks_share_one_daemon_and_the_client_imports_no_torch(home
              for path in (LECTURE, TRANSPOSE)]
     (good, _), (bad, _) = (p.communicate(timeout=300) for p in procs)
     assert [p.returncode for p in procs] == [0, 0]
-    assert json.loads(good)["score"] == 26
+    result = json.loads(good)
+    # Should it ever lose a point again (seen twice in CI, never reproduced), say where.
+    assert result["score"] == 26, (
+        [(t["name"], t["status"], t["failed_case"], t["message"]) for t in result["tensors"]
+         if t["status"] not in ("exact", "close")], result["cases"], result["message"])
     failing = {t["name"] for t in json.loads(bad)["tensors"] if t["status"] not in
                ("exact", "close")}
     assert failing == {"W2"}
