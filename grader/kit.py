@@ -15,12 +15,14 @@ What is here:
 * for extra checks that drive ``backward`` themselves (a training run): what one reply holds
   for a name, :func:`returned_value` (a tensor, or an :class:`Unusable` that says why not),
   and the comparison helpers :func:`compare`, :func:`compare_values`, :func:`allclose`;
-* pack files: :func:`pack_text` (starters and descriptions shipped beside the modules).
+* pack files: :func:`pack_text` (starters and descriptions shipped beside the modules) and
+  :func:`register_modules` (a pack's ``register`` over its ``MODULES``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from importlib.resources import files
 from typing import Any
 
@@ -107,3 +109,15 @@ def pack_text(package: str, *parts: str) -> str:
     for part in parts:
         path = path.joinpath(part)
     return path.read_text(encoding="utf-8")
+
+
+def register_modules(package: str, modules: Iterable[str],
+                     add: Callable[[type[Exercise]], object]) -> None:
+    """Import each of a pack's exercise modules and ``add`` its ``EXERCISE``.
+
+    A pack's whole ``register`` (``register_modules(__name__, MODULES, add)``): the modules
+    load only when the grader asks for the pack, and ``backprop new-exercise`` extends the
+    ``MODULES`` tuple a pack lists them in.
+    """
+    for name in modules:
+        add(importlib.import_module(f"{package}.{name}").EXERCISE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from grader.kit import Exercise
+from grader.kit import Exercise, register_modules
 
 #: The pack's exercise modules, in the order a course assigns them.
 MODULES: tuple[str, ...] = ("swiglu", "huber")
@@ -23,7 +23,4 @@ def register(add: Callable[[type[Exercise]], object]) -> None:
     The grader calls this once, with its registry's ``add``; a new exercise is a new module
     named in :data:`MODULES` that defines ``EXERCISE``.
     """
-    import importlib
-
-    for name in MODULES:
-        add(importlib.import_module(f"{__name__}.{name}").EXERCISE)
+    register_modules(__name__, MODULES, add)
