@@ -34,6 +34,7 @@ from grader.result import (
     GradeResult,
     TensorResult,
 )
+from grader.sandbox import wire
 from grader.sandbox.host import Reply, Sandbox, SandboxError, Session, SessionEnded
 
 log = logging.getLogger(__name__)
@@ -350,12 +351,14 @@ def returned_value(reply: Reply, name: str, shape: tuple[int, ...]) -> torch.Ten
 
 
 def dtype_name(dtype: torch.dtype) -> str:
-    """Return the wire name of an exercise's float dtype (float32 or float64 only)."""
-    if not isinstance(dtype, torch.dtype) or dtype not in (torch.float32, torch.float64):
+    """Return the wire name of an exercise's float dtype (one of the dtypes gradients may
+    travel in, :data:`grader.sandbox.wire.GRADIENT_DTYPES`)."""
+    name = wire.DTYPE_NAMES.get(dtype) if isinstance(dtype, torch.dtype) else None
+    if name not in wire.GRADIENT_DTYPES:
         # repr: the string "float64" must not read as if it were the dtype
         raise ValueError("an exercise's dtype must be torch.float32 or torch.float64, not "
                          f"{dtype!r}")
-    return str(dtype).removeprefix("torch.")
+    return name
 
 
 def _case_error(reply: Reply, case: Case) -> str:
