@@ -44,10 +44,25 @@ def pack(student, reference) -> bytes | None:
 
 def unpack(blob: bytes) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Return (student, reference) float32 arrays from :func:`pack`'s bytes."""
+    student, reference, _ = unpack_all(blob)
+    return student, reference
+
+
+def unpack_difference(blob: bytes) -> np.ndarray | None:
+    """Return yours − autograd as :func:`pack` took it at full precision (float32 array), or
+    None when the blob has none (different shapes, no difference, or an older blob)."""
+    return unpack_all(blob)[2]
+
+
+def unpack_all(blob: bytes) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Return (student, reference, difference) from :func:`pack`'s bytes, decompressed once:
+    the arrays of :func:`unpack` and the full-precision difference of
+    :func:`unpack_difference` (None when the blob has none)."""
     (size,) = _LEN.unpack_from(blob)
     header = json.loads(blob[_LEN.size: _LEN.size + size])
     raw = zstandard.ZstdDecompressor().decompress(blob[_LEN.size + size:])
-    out, offset = [], 0
+    out: list[np.ndarray | None] = []
+    offset = 0
     for shape in header["shapes"]:
         if shape is None:
             out.append(None)
@@ -56,22 +71,12 @@ def unpack(blob: bytes) -> tuple[np.ndarray | None, np.ndarray | None]:
         arr = np.frombuffer(raw, dtype=np.float16, count=count, offset=offset).reshape(shape)
         out.append(arr.astype(np.float32))
         offset += count * 2
-    return out[0], out[1]
-
-
-def unpack_difference(blob: bytes) -> np.ndarray | None:
-    """Return yours − autograd as :func:`pack` took it at full precision (float32 array), or
-    None when the blob has none (different shapes, no difference, or an older blob)."""
-    (size,) = _LEN.unpack_from(blob)
-    header = json.loads(blob[_LEN.size: _LEN.size + size])
     scale = header.get("difference")
     shapes = header["shapes"]
-    if not isinstance(scale, (int, float)) or scale <= 0 or None in shapes:
-        return None
-    raw = zstandard.ZstdDecompressor().decompress(blob[_LEN.size + size:])
-    count = int(np.prod(shapes[0])) if shapes[0] else 1
-    offset = 2 * sum(int(np.prod(s)) if s else 1 for s in shapes)
-    if len(raw) < offset + 2 * count:
-        return None
-    arr = np.frombuffer(raw, dtype=np.float16, count=count, offset=offset).reshape(shapes[0])
-    return arr.astype(np.float32) * np.float32(scale)
+    difference = None
+    if isinstance(scale, (int, float)) and scale > 0 and None not in shapes:
+        count = int(np.prod(shapes[0])) if shapes[0] else 1
+        if len(raw) >= offset + 2 * count:
+            arr = np.frombuffer(raw, dtype=np.float16, count=count, offset=offset)
+            difference = arr.reshape(shapes[0]).astype(np.float32) * np.float32(scale)
+    return out[0], out[1], difference

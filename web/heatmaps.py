@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from web.arrays import unpack, unpack_difference
+from web.arrays import unpack, unpack_all
 
 CELL_MAX = 12  # pixels per element at most
 PANEL_MAX = 360  # pixels per panel side at most
@@ -179,7 +179,7 @@ def panels(blob: bytes) -> dict[str, Image.Image]:
     autograd's (:func:`multiple_of`): elementwise yours ÷ autograd's on a log scale centred
     on 1, grey where autograd's is ~0 (a ratio there is noise).
     """
-    student, reference = unpack(blob)
+    student, reference, exact = unpack_all(blob)
     ref2 = _as_2d(reference)
     stu2 = _as_2d(student) if student is not None else None
     scale = max(_finite_max(reference), _finite_max(student))
@@ -191,7 +191,6 @@ def panels(blob: bytes) -> dict[str, Image.Image]:
                            (-scale, scale, False) if stu2 is not None else None),
            "autograd": _panel(ref2, on(ref2, scale), "autograd", (-scale, scale, False))}
     if student is not None and student.shape == reference.shape:
-        exact = unpack_difference(blob)
         diff = _as_2d(exact if exact is not None else student - reference)
         dscale = _finite_max(diff)
         out["difference"] = _panel(diff, on(diff, dscale), "yours - autograd",
