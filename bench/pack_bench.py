@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ if str(ROOT) not in sys.path:
 from bench.grade_bench import (  # noqa: E402  (the repository root must be on sys.path)
     SECRET,
     STUDENT,
+    _ms,
     grade_in_process,
     load_backward,
     machine,
@@ -48,15 +48,6 @@ from bench.grade_bench import (  # noqa: E402  (the repository root must be on s
 
 BASELINE = "makemore4/ex1"
 BUDGET_RATIO = 2.0
-
-
-def _median_ms(seconds: list[float]) -> float:
-    return round(statistics.median(seconds) * 1000, 3)
-
-
-def _p95_ms(seconds: list[float]) -> float:
-    ms = sorted(seconds)
-    return round(ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] * 1000, 3)
 
 
 def bench_exercise(exercise, source: str, sandbox, n: int) -> dict[str, Any]:
@@ -83,8 +74,9 @@ def bench_exercise(exercise, source: str, sandbox, n: int) -> dict[str, Any]:
                              f"{exercise.max_score} sandboxed: {result.message}")
     fig = {"exercise": exercise.id, "cases": len(exercise.case_specs),
            "tensors": len(exercise.graded), "dtype": str(exercise.dtype).removeprefix("torch."),
-           "in_process_ms": _median_ms(in_process), "sandboxed_p50_ms": _median_ms(sandboxed),
-           "sandboxed_p95_ms": _p95_ms(sandboxed)}
+           "in_process_ms": _ms(in_process)["median_ms"],
+           "sandboxed_p50_ms": _ms(sandboxed)["median_ms"],
+           "sandboxed_p95_ms": _ms(sandboxed)["p95_ms"]}
     fig["ratio"] = round(fig["sandboxed_p50_ms"] / fig["in_process_ms"], 2)
     return fig
 
